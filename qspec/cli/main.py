@@ -1,0 +1,157 @@
+"""The ``qspec`` command: a thin click layer over the library; it parses, calls, renders.
+
+Exit codes (as terraform's): 0 success or no changes, 1 an error (invalid spec, failed action,
+bad usage), 2 changes pending (``plan --detailed-exitcode``, ``status --check``), 3 a monitoring
+alert. Errors a user can cause (``QspecError``) are printed as what/where/hint with no traceback;
+``--debug`` shows one. Heavy libraries (mlflow, qiskit) are imported inside the commands that
+need them, so ``qspec validate`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from qspec import __version__
+from qspec.errors import QspecError, SpecError
+
+FORMATS = ("text", "json", "github")
+
+
+class _State:
+    debug = False
+
+
+def _echo_err(text: str, *, fg: str | None = None, bold: bool = False) -> None:
+    color = None if not os.environ.get("NO_COLOR") else False
+    click.secho(text, err=True, fg=fg, bold=bold, color=color)
+
+
+def render_error(exc: QspecError) -> None:
+    """Print a user error to stderr: each problem as `file:line key.path: message` and a hint."""
+    if isinstance(exc, SpecError):
+        for problem in exc.problems:
+            _echo_err(f"error: {problem.location()}: {problem.message}", fg="red")
+            if problem.hint:
+                _echo_err(f"  hint: {problem.hint}")
+        _echo_err(exc.message, bold=True)
+        return
+    where = f"{exc.where}: " if exc.where else ""
+    _echo_err(f"error: {where}{exc.message}", fg="red")
+    if exc.hint:
+        _echo_err(f"  hint: {exc.hint}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="qspec")
+@click.option("--debug", is_flag=True, help="Show a traceback for errors, for reporting bugs.")
+def cli(debug: bool) -> None:
+    """GitOps for quantum machine learning: validate specs, plan and apply them to MLflow."""
+    _State.debug = debug
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option("--specs", "specs_dir", default="specs", show_default=True,
+              help="Spec directory, used when no PATH is given.")
+@click.option("--rev", default=None, help="Read the specs at this git revision instead of the work tree.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="text for people, json for programs, github for workflow annotations.")
+def validate(paths: tuple[str, ...], specs_dir: str, rev: str | None, fmt: str) -> None:
+    """Load and validate spec files; no MLflow or Qiskit is touched.
+
+    Exits 0 when every spec is valid and 1 with every problem listed (file:line, key path, hint).
+    """
+    from qspec.spec import load_specs
+
+    try:
+        specs = load_specs(list(paths) or [specs_dir], rev=rev)
+    except SpecError as exc:
+        if fmt == "json":
+            click.echo(json.dumps({"valid": False, "problems": [p.as_dict() for p in exc.problems]}, indent=2))
+            raise SystemExit(1) from None
+        if fmt == "github":
+            for p in exc.problems:
+                line = f",line={p.line}" if p.line else ""
+                message = f"{p.path}: {p.message}" if p.path else p.message
+                if p.hint:
+                    message += f" (hint: {p.hint})"
+                click.echo(f"::error file={_gh_escape(p.file, True)}{line},title=qspec::{_gh_escape(message)}")
+        raise
+    if fmt == "json":
+        click.echo(json.dumps({
+            "valid": True,
+            "revision": specs.revision,
+            "files": specs.files,
+            "resources": [
+                {"kind": loaded.resource.kind, "name": loaded.name, "file": loaded.file,
+                 "line": loaded.line, "hash": loaded.hash}
+                for loaded in specs
+            ],
+        }, indent=2))
+        return
+    counts = f"{len(specs.experiments)} experiments, {len(specs.models)} models, {len(specs.deployments)} deployments"
+    click.echo(f"valid: {len(specs)} resources in {len(specs.files)} files ({counts})")
+
+
+def _gh_escape(text: str, prop: bool = False) -> str:
+    # GitHub workflow-command escaping: data escapes %, CR, LF; properties also ':' and ','.
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of the spec language (for editors' YAML language servers)."""
+    from qspec.spec.schema import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=2))
+
+
+def _register_optional_commands() -> None:
+    """Commands that live in their own modules (they import heavier layers lazily)."""
+    import importlib
+
+    for module, name in (("qspec.cli.predict", "predict"), ("qspec.cli.reconcile", None)):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name == module:
+                continue
+            raise
+        for command in getattr(mod, "COMMANDS", [getattr(mod, name)] if name else []):
+            cli.add_command(command)
+
+
+_register_optional_commands()
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point of the console script: maps errors to exit codes, no tracebacks for user errors."""
+    try:
+        return cli.main(args=argv, prog_name="qspec", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except click.ClickException as exc:  # bad usage: exit 1, not click's 2 (2 means "changes pending")
+        exc.show()
+        raise SystemExit(1) from None
+    except click.exceptions.Abort:
+        _echo_err("aborted")
+        raise SystemExit(1) from None
+    except QspecError as exc:
+        if _State.debug:
+            traceback.print_exc()
+        render_error(exc)
+        raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        _echo_err("interrupted")
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

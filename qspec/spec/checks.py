@@ -1,0 +1,163 @@
+"""Checks that relate several fields of a document, or several documents.
+
+``check_experiment`` returns (key path, message, hint) triples so the loader can point each at
+its own line; ``check_references`` checks names across the whole ``SpecSet`` (a Model's
+experiment, a Deployment's model, metric names against the task that produces them).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import TYPE_CHECKING
+
+from qspec.errors import Problem
+from qspec.spec.devices import FAKE_DEVICES
+from qspec.spec.models import METRICS_BY_TASK, MONITOR_METRICS, SKLEARN_DATASETS, Experiment
+
+if TYPE_CHECKING:
+    from qspec.spec.load import SpecSet
+
+Path = tuple[str | int, ...]
+Finding = tuple[Path, str, str | None]
+
+# MLflow reserves "latest" and version-like names ("v3") for aliases.
+ALIAS_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,254}$")
+
+
+def check_experiment(experiment: Experiment) -> list[Finding]:
+    spec = experiment.spec
+    circuit = spec.circuit
+    out: list[Finding] = []
+    if spec.task == "classification":
+        if spec.data is None:
+            out.append((("spec", "data"), "task classification needs a data block",
+                        "add data: {source: sklearn:iris, classes: [0, 1]}"))
+        if circuit.feature_map is None:
+            out.append((("spec", "circuit", "feature_map"), "task classification needs a feature map",
+                        "add feature_map: {type: zz, reps: 1}"))
+        if spec.hamiltonian is not None:
+            out.append((("spec", "hamiltonian"), "a Hamiltonian belongs to task vqe", "remove it, or set task: vqe"))
+    else:
+        if spec.hamiltonian is None:
+            out.append((("spec", "hamiltonian"), "task vqe needs a Hamiltonian",
+                        "add hamiltonian: {terms: {ZZ: 1.0}}"))
+        if spec.data is not None:
+            out.append((("spec", "data"), "task vqe reads no data set", "remove data, or set task: classification"))
+        if circuit.feature_map is not None:
+            out.append((("spec", "circuit", "feature_map"), "a VQE circuit has no feature map",
+                        "remove feature_map"))
+        if spec.baseline is not None:
+            out.append((("spec", "baseline"), "a classical baseline applies to classification only",
+                        "VQE is compared with exact diagonalisation; remove baseline"))
+
+    data = spec.data
+    if data is not None and spec.task == "classification":
+        if data.features is not None and circuit.feature_map is not None and data.features != circuit.qubits:
+            out.append((("spec", "data", "features"),
+                        f"{data.features} features do not fit {circuit.qubits} qubits: the "
+                        f"{circuit.feature_map.type} feature map encodes one feature per qubit",
+                        f"set features: {circuit.qubits}, or qubits: {data.features}"))
+        if data.dataset is not None:
+            available, names = SKLEARN_DATASETS[data.dataset]
+            if data.features is not None and data.features > available:
+                out.append((("spec", "data", "features"),
+                            f"sklearn:{data.dataset} has {available} features, {data.features} asked",
+                            f"use at most {available} features (and as many qubits)"))
+            for i, label in enumerate(data.classes):
+                if isinstance(label, int) and not 0 <= label < len(names):
+                    out.append((("spec", "data", "classes", i),
+                                f"sklearn:{data.dataset} has classes 0..{len(names) - 1}, not {label}",
+                                "classes are given by index or by name: " + ", ".join(names)))
+                elif isinstance(label, str) and label not in names:
+                    close = difflib.get_close_matches(label, names, n=1)
+                    out.append((("spec", "data", "classes", i),
+                                f"sklearn:{data.dataset} has no class {label!r}",
+                                f"did you mean {close[0]!r}?" if close else "classes: " + ", ".join(names)))
+            if data.target is not None:
+                out.append((("spec", "data", "target"), "target names the label column of a csv source",
+                            "remove target for scikit-learn data sets"))
+
+    if spec.hamiltonian is not None:
+        for label in spec.hamiltonian.terms:
+            if len(label) != circuit.qubits:
+                out.append((("spec", "hamiltonian", "terms", label),
+                            f"Pauli label {label!r} acts on {len(label)} qubits, the circuit has {circuit.qubits}",
+                            f"write one letter per qubit, or set qubits: {len(label)}"))
+                break
+
+    backend = spec.backend
+    if backend.noise is not None and backend.kind != "aer":
+        out.append((("spec", "backend", "noise"), f"a noise block applies to target aer only, not {backend.target}",
+                    "fake devices carry their own noise and IBM hardware is real: remove noise"))
+    if backend.kind == "ibm" and backend.shots is None:
+        out.append((("spec", "backend", "shots"), "real hardware samples: shots cannot be null on ibm targets",
+                    "set shots, e.g. shots: 4096"))
+    device = backend.device if backend.kind == "fake" else None
+    if backend.noise is not None and backend.noise.from_device is not None:
+        device = backend.noise.from_device
+    if device is not None and circuit.qubits > FAKE_DEVICES[device]:
+        out.append((("spec", "circuit", "qubits"),
+                    f"the circuit needs {circuit.qubits} qubits, fake:{device} has {FAKE_DEVICES[device]}",
+                    "pick a larger device or fewer qubits"))
+    return out
+
+
+def check_references(specs: SpecSet) -> list[Problem]:
+    out: list[Problem] = []
+
+    def at(loaded: object, path: Path, message: str, hint: str | None) -> None:
+        from qspec.spec.load import format_path
+
+        document = loaded.document  # type: ignore[attr-defined]
+        out.append(Problem(document.file, document.locate(path)[0], format_path(path), message, hint))
+
+    def suggest(word: str, names: list[str], kind: str) -> str:
+        close = difflib.get_close_matches(word, names, n=1)
+        if close:
+            return f"did you mean {close[0]!r}?"
+        return f"declared {kind}s: {', '.join(sorted(names))}" if names else f"no valid {kind} is declared"
+
+    for model in specs.models.values():
+        name = model.resource.spec.experiment
+        experiment = specs.experiments.get(name)
+        if experiment is None:
+            at(model, ("spec", "experiment"), f"no Experiment named {name!r}",
+               suggest(name, list(specs.experiments), "Experiment"))
+            continue
+        task = experiment.resource.spec.task
+        for metric in model.resource.spec.requirements:
+            if metric not in METRICS_BY_TASK[task]:
+                at(model, ("spec", "requirements", metric), f"task {task} produces no metric {metric!r}",
+                   "metrics: " + ", ".join(sorted(METRICS_BY_TASK[task])))
+
+    for deployment in specs.deployments.values():
+        spec = deployment.resource.spec
+        target = specs.models.get(spec.model)
+        if target is None:
+            at(deployment, ("spec", "model"), f"no Model named {spec.model!r}",
+               suggest(spec.model, list(specs.models), "Model"))
+        for stage in spec.stages:
+            if not ALIAS_PATTERN.match(stage) or stage == "latest" or re.match(r"^v\d+$", stage):
+                at(deployment, ("spec", "stages", stage),
+                   f"stage {stage!r} cannot be an MLflow alias",
+                   "use letters, digits, '_' and '-'; not 'latest' and not v<number>")
+        produced: str | None = None
+        if target is not None and target.resource.spec.experiment in specs.experiments:
+            produced = specs.experiments[target.resource.spec.experiment].resource.spec.task
+        for stage, bounds in spec.gates.items():
+            if stage not in spec.stages:
+                at(deployment, ("spec", "gates", stage), f"gate for stage {stage!r}, which is not declared",
+                   suggest(stage, list(spec.stages), "stage"))
+            for metric in bounds:
+                if produced is not None and metric not in METRICS_BY_TASK[produced]:
+                    at(deployment, ("spec", "gates", stage, metric), f"task {produced} produces no metric {metric!r}",
+                       "metrics: " + ", ".join(sorted(METRICS_BY_TASK[produced])))
+        for metric in spec.monitoring:
+            if metric not in MONITOR_METRICS:
+                at(deployment, ("spec", "monitoring", metric), f"cannot monitor {metric!r}",
+                   "monitoring measures: " + ", ".join(sorted(MONITOR_METRICS)))
+            elif produced == "vqe":
+                at(deployment, ("spec", "monitoring", metric), "monitoring applies to classifiers",
+                   "remove monitoring from a VQE deployment")
+    return out

@@ -1,0 +1,351 @@
+"""Load and validate a set of spec files into a ``SpecSet`` (the desired state).
+
+``load_specs(paths, rev=...)`` is what ``qspec validate`` and the planner call. Every problem of
+the run is collected (YAML, per-field, cross-field, cross-document) and raised together as one
+``SpecError``; each problem names ``file:line``, the key path and a hint. On success each resource
+carries its content hash.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import re
+import types
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar, Union, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from qspec.errors import Problem, SourceError, SpecError
+from qspec.spec import checks
+from qspec.spec.hashing import data_fingerprint, spec_hash
+from qspec.spec.models import (
+    API_VERSION,
+    KINDS,
+    RESOURCE_TYPES,
+    Deployment,
+    Experiment,
+    Model,
+    Resource,
+)
+from qspec.spec.source import SpecSource, open_source
+from qspec.spec.yamlload import Document, parse_documents
+
+R = TypeVar("R", bound=Resource)
+
+
+@dataclass(frozen=True)
+class Loaded(Generic[R]):
+    """A validated resource, where it was written, and its content hash."""
+
+    resource: R
+    document: Document = field(repr=False)
+    hash: str
+
+    @property
+    def name(self) -> str:
+        return self.resource.metadata.name
+
+    @property
+    def file(self) -> str:
+        return self.document.file
+
+    @property
+    def line(self) -> int:
+        return self.document.line
+
+
+@dataclass
+class SpecSet:
+    """Every resource of one revision of the spec repository, by kind and name."""
+
+    root: Path
+    revision: str | None
+    experiments: dict[str, Loaded[Experiment]] = field(default_factory=dict)
+    models: dict[str, Loaded[Model]] = field(default_factory=dict)
+    deployments: dict[str, Loaded[Deployment]] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    data_fingerprints: dict[str, str] = field(default_factory=dict)
+
+    def __iter__(self) -> Iterator[Loaded[Any]]:
+        yield from self.experiments.values()
+        yield from self.models.values()
+        yield from self.deployments.values()
+
+    def __len__(self) -> int:
+        return len(self.experiments) + len(self.models) + len(self.deployments)
+
+
+def load_specs(paths: Sequence[str | Path] | None = None, *, rev: str | None = None,
+               root: Path | None = None) -> SpecSet:
+    """Load and validate specs from the work tree, or from git revision ``rev``."""
+    return load_source(open_source(paths, rev=rev, root=root))
+
+
+def load_source(source: SpecSource) -> SpecSet:
+    problems: list[Problem] = []
+    valid: list[tuple[Resource, Document]] = []
+    files = source.files()
+    if not files:
+        raise SourceError(
+            f"no spec files (*.yaml, *.yml) found in {source.describe()}",
+            hint="point qspec at the directory that holds your specs, e.g. --specs specs/",
+        )
+    for name in files:
+        documents, found = parse_documents(name, source.read(name))
+        problems.extend(found)
+        for document in documents:
+            resource = validate_document(document, problems)
+            if resource is not None:
+                valid.append((resource, document))
+
+    specset = SpecSet(root=source.root, revision=source.revision, files=files)
+    seen: dict[tuple[str, str], Document] = {}
+    for resource, document in valid:
+        key = (resource.kind, resource.metadata.name)  # type: ignore[attr-defined]
+        if key in seen:
+            first = seen[key]
+            problems.append(
+                Problem(
+                    document.file,
+                    document.locate(("metadata", "name"))[0],
+                    "metadata.name",
+                    f"{key[0]} {key[1]!r} is declared twice (first at {first.file}:{first.line})",
+                    f"names are unique per kind; rename one of the two {key[0]}s",
+                )
+            )
+            continue
+        seen[key] = document
+        fingerprint = None
+        if isinstance(resource, Experiment):
+            fingerprint = _data_fingerprint(resource, document, source, problems)
+        loaded: Loaded[Any] = Loaded(resource, document, spec_hash(resource, fingerprint))
+        if isinstance(resource, Experiment):
+            specset.experiments[resource.name] = loaded
+            if fingerprint is not None:
+                specset.data_fingerprints[resource.name] = fingerprint
+        elif isinstance(resource, Model):
+            specset.models[resource.name] = loaded
+        elif isinstance(resource, Deployment):
+            specset.deployments[resource.name] = loaded
+
+    problems.extend(checks.check_references(specset))
+    if problems:
+        raise SpecError(problems)
+    return specset
+
+
+def validate_document(document: Document, problems: list[Problem]) -> Resource | None:
+    """The resource a document declares, or None with its problems appended."""
+    data, file = document.data, document.file
+    if data is None:
+        return None  # an empty document, e.g. after a trailing '---'
+    if not isinstance(data, dict):
+        problems.append(
+            Problem(file, document.line, "", f"a spec document is a mapping, not a {type(data).__name__}",
+                    "start with apiVersion: qspec/v1, kind, metadata, spec")
+        )
+        return None
+    api = data.get("apiVersion")
+    if api != API_VERSION:
+        line = document.locate(("apiVersion",))[0]
+        what = "has no apiVersion" if api is None else f"apiVersion {api!r} is not supported"
+        problems.append(Problem(file, line, "apiVersion", what, f"write apiVersion: {API_VERSION}"))
+        return None
+    kind = data.get("kind")
+    if kind not in RESOURCE_TYPES:
+        line = document.locate(("kind",))[0]
+        what = "has no kind" if kind is None else f"unknown kind {kind!r}"
+        problems.append(Problem(file, line, "kind", what, _suggest(str(kind), KINDS) or "one of: " + ", ".join(KINDS)))
+        return None
+    cls = RESOURCE_TYPES[kind]
+    try:
+        resource = cls.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_problems_from(exc, document, cls))
+        return None
+    before = len(problems)
+    if isinstance(resource, Experiment):
+        for path, message, hint in checks.check_experiment(resource):
+            problems.append(_at(document, path, message, hint))
+    return resource if len(problems) == before else None
+
+
+def _at(document: Document, path: tuple[str | int, ...], message: str, hint: str | None) -> Problem:
+    line, _ = document.locate(path)
+    return Problem(document.file, line, format_path(path), message, hint)
+
+
+def format_path(path: Sequence[str | int]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _problems_from(exc: ValidationError, document: Document, cls: type[BaseModel]) -> list[Problem]:
+    merged: dict[tuple[str | int, ...], tuple[int, list[str], str | None]] = {}
+    for error in exc.errors(include_url=False):
+        loc = tuple(error["loc"])
+        line, shown = document.locate(loc)
+        if error["type"] == "missing" and loc:
+            shown = (*shown, loc[-1])
+        message = _message(error)
+        hint = _hint(error, cls, loc)
+        if shown in merged:
+            old_line, messages, old_hint = merged[shown]
+            if message not in messages:
+                messages.append(message)
+            merged[shown] = (old_line, messages, old_hint or hint)
+        else:
+            merged[shown] = (line, [message], hint)
+    return [
+        Problem(document.file, line, format_path(path), " or ".join(messages), hint)
+        for path, (line, messages, hint) in merged.items()
+    ]
+
+
+def _message(error: Any) -> str:
+    kind, msg = error["type"], error["msg"]
+    msg = msg.removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        return f"unknown key {error['loc'][-1]!r}"
+    if kind == "missing":
+        return f"required key {error['loc'][-1]!r} is missing"
+    if kind == "qspec":
+        return str(msg)
+    if kind == "union_tag_invalid":
+        ctx = error.get("ctx") or {}
+        return f"unknown {ctx.get('discriminator', 'tag').strip(chr(39))} {ctx.get('tag')!r}"
+    value = error.get("input")
+    if isinstance(value, (int, float, str, bool)) or value is None:
+        return f"{msg[0].lower()}{msg[1:]}, got {value!r}"
+    return f"{msg[0].lower()}{msg[1:]}, got a {type(value).__name__}"
+
+
+def _hint(error: Any, cls: type[BaseModel], loc: tuple[str | int, ...]) -> str | None:
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "qspec":
+        hint = ctx.get("hint")
+        return str(hint) if hint else None
+    if kind == "extra_forbidden":
+        allowed = _keys_at(cls, loc[:-1])
+        return _suggest(str(loc[-1]), allowed) or (
+            "allowed keys here: " + ", ".join(sorted(allowed)) if allowed else None
+        )
+    if kind == "missing":
+        return f"add {loc[-1]}: to this mapping"
+    if kind in ("literal_error", "union_tag_invalid", "enum"):
+        expected = str(ctx.get("expected") or ctx.get("expected_tags") or "")
+        choices = re.findall(r"'([^']*)'", expected)
+        given = error.get("input")
+        if kind == "union_tag_invalid":
+            given = ctx.get("tag")
+        return _suggest(str(given), choices) or ("one of: " + ", ".join(choices) if choices else None)
+    if kind in ("int_type", "float_type", "bool_type") and isinstance(error.get("input"), str):
+        return "write the value without quotes"
+    return None
+
+
+def _suggest(word: str, choices: Sequence[str] | set[str] | frozenset[str]) -> str | None:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else None
+
+
+def _keys_at(cls: type[BaseModel], loc: tuple[str | int, ...]) -> set[str]:
+    """The keys a mapping at ``loc`` may hold, found by walking the model's annotations."""
+    current: Any = cls
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            fields = {f.alias or n: f for n, f in current.model_fields.items()}
+            if part in fields:
+                current = fields[part].annotation
+            continue  # a union tag that pydantic added to the loc
+        if get_origin(current) in _UNIONS:
+            members = [m for m in get_args(current) if isinstance(m, type) and issubclass(m, BaseModel)]
+            tagged = [m for m in members if part in get_args(m.model_fields.get("name", _NoField).annotation)]
+            current = tagged[0] if tagged else (members[0] if members else current)
+            continue
+        origin = get_origin(current)
+        if origin is dict:
+            current = get_args(current)[1]
+        elif origin is list:
+            current = get_args(current)[0]
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return {f.alias or n for n, f in current.model_fields.items()}
+    return set()
+
+
+_UNIONS = (Union, types.UnionType)
+
+
+class _NoField:
+    annotation = None
+
+
+def _unwrap(tp: Any) -> Any:
+    from typing import Annotated
+
+    while True:
+        if get_origin(tp) is Annotated:
+            tp = get_args(tp)[0]
+            continue
+        args = get_args(tp)
+        if get_origin(tp) in _UNIONS and type(None) in args:
+            rest = [a for a in args if a is not type(None)]
+            tp = rest[0] if len(rest) == 1 else Union[tuple(rest)]  # noqa: UP007 (built at run time)
+            continue
+        return tp
+
+
+def _data_fingerprint(experiment: Experiment, document: Document, source: SpecSource,
+                      problems: list[Problem]) -> str | None:
+    data = experiment.spec.data
+    if data is None:
+        return None
+    if data.csv_path is None:
+        return data_fingerprint(data.source, None)
+    path = data.csv_path
+    if not source.exists(path):
+        problems.append(
+            _at(document, ("spec", "data", "source"), f"csv file {path!r} does not exist in {source.describe()}",
+                "csv paths are relative to the repository root; is the file committed?")
+        )
+        return None
+    content = source.read(path)
+    for where, message, hint in _check_csv(experiment, content):
+        problems.append(_at(document, where, message, hint))
+    return data_fingerprint(data.source, content)
+
+
+def _check_csv(experiment: Experiment, content: bytes) -> list[tuple[tuple[str | int, ...], str, str | None]]:
+    data = experiment.spec.data
+    assert data is not None
+    try:
+        rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        return [(("spec", "data", "source"), f"csv file cannot be read: {exc}", "save it as UTF-8 csv")]
+    if len(rows) < 2:
+        return [(("spec", "data", "source"), "csv file has no data rows", "the first row names the columns")]
+    header = rows[0]
+    target = data.target or header[-1]
+    if target not in header:
+        return [(("spec", "data", "target"), f"column {target!r} is not in the csv header",
+                 _suggest(target, header) or "columns: " + ", ".join(header))]
+    index = header.index(target)
+    labels = {row[index] for row in rows[1:] if len(row) > index}
+    out: list[tuple[tuple[str | int, ...], str, str | None]] = []
+    for i, cls in enumerate(data.classes):
+        if str(cls) not in labels:
+            out.append((("spec", "data", "classes", i), f"class {cls!r} does not occur in column {target!r}",
+                        "labels present: " + ", ".join(sorted(labels)[:10])))
+    if data.features is not None and data.features > len(header) - 1:
+        out.append((("spec", "data", "features"),
+                    f"{data.features} features asked, the csv has {len(header) - 1} feature columns", None))
+    return out

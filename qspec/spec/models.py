@@ -1,0 +1,471 @@
+"""The spec language of DESIGN.md as frozen pydantic models: Experiment, Model, Deployment.
+
+These models check each field on its own (types, ranges, enums, unknown keys). Checks that
+relate several fields or several documents (features against qubits, a Model naming an
+Experiment) live in ``qspec.spec.checks`` so that each problem can point at its own key.
+Imported by the loader, the hasher, the planner and the quantum engine; imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from qspec.spec.devices import FAKE_DEVICES
+
+API_VERSION = "qspec/v1"
+KINDS = ("Experiment", "Model", "Deployment")
+
+NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+
+#: Final metrics each task produces; requirements, gates and monitoring may name only these.
+METRICS_BY_TASK: dict[str, frozenset[str]] = {
+    "classification": frozenset({"train_accuracy", "test_accuracy", "loss"}),
+    "vqe": frozenset({"energy", "energy_error", "fidelity", "loss"}),
+}
+ALL_METRICS = frozenset().union(*METRICS_BY_TASK.values())
+
+#: What ``qspec monitor`` measures on new labelled data.
+MONITOR_METRICS = frozenset({"accuracy", "loss"})
+
+#: The data sets scikit-learn ships: number of features and the class labels of each.
+SKLEARN_DATASETS: dict[str, tuple[int, tuple[str, ...]]] = {
+    "iris": (4, ("setosa", "versicolor", "virginica")),
+    "wine": (13, ("class_0", "class_1", "class_2")),
+    "breast_cancer": (30, ("malignant", "benign")),
+}
+
+#: USD per QPU second assumed for ``ibm:`` targets when the spec names no price
+#: (IBM Quantum's pay-as-you-go list price, 96 USD a minute).
+DEFAULT_IBM_PRICE_PER_SECOND = 1.6
+
+StrictInt = Annotated[int, Field(strict=True)]
+PositiveInt = Annotated[int, Field(strict=True, ge=1)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+
+
+def spec_error(message: str, hint: str | None = None) -> PydanticCustomError:
+    """A validation error whose hint survives into the rendered Problem."""
+    return PydanticCustomError("qspec", message, {"hint": hint} if hint else {})
+
+
+class SpecModel(BaseModel):
+    """Base of every spec model: immutable, strict types, unknown keys refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+
+
+class Bound(SpecModel):
+    """A threshold on a metric: ``{min: 0.9}``, ``{max: 0.01}`` or both."""
+
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _one_side(self) -> Bound:
+        if self.min is None and self.max is None:
+            raise spec_error("a bound needs min, max or both", "write {min: 0.9} or {max: 0.01}")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise spec_error(f"min {self.min} is greater than max {self.max}")
+        return self
+
+    def admits(self, value: float) -> bool:
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+    def describe(self) -> str:
+        parts = []
+        if self.min is not None:
+            parts.append(f">= {self.min:g}")
+        if self.max is not None:
+            parts.append(f"<= {self.max:g}")
+        return " and ".join(parts)
+
+
+class Metadata(SpecModel):
+    name: str = Field(pattern=NAME_PATTERN, max_length=63)
+    description: str | None = None
+    labels: dict[str, str] = {}
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _dns_label(cls, value: Any) -> Any:
+        if isinstance(value, str) and not re.match(NAME_PATTERN, value):
+            suggestion = re.sub(r"[^a-z0-9-]+", "-", value.lower()).strip("-")[:63] or "my-name"
+            raise spec_error(
+                f"name {value!r} is not a DNS label (lower-case letters, digits and '-', at most 63)",
+                f"use {suggestion!r}",
+            )
+        return value
+
+
+# --- Experiment -------------------------------------------------------------------------------
+
+
+class DataSpec(SpecModel):
+    source: str
+    classes: list[StrictInt | str] = Field(min_length=2, max_length=2)
+    features: PositiveInt | None = None
+    test_fraction: float = Field(default=0.3, gt=0, lt=1)
+    seed: StrictInt = 0
+    target: str | None = None  # csv only: the label column (default: the last column)
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str) -> str:
+        if value.startswith("sklearn:"):
+            name = value.removeprefix("sklearn:")
+            if name not in SKLEARN_DATASETS:
+                raise spec_error(
+                    f"unknown scikit-learn data set {name!r}",
+                    _did_you_mean(name, SKLEARN_DATASETS, "sklearn:")
+                    or "one of: " + ", ".join(f"sklearn:{n}" for n in SKLEARN_DATASETS),
+                )
+            return value
+        if value.startswith("csv:"):
+            path = value.removeprefix("csv:")
+            normal = posixpath.normpath(path) if path else ""
+            if not path or path.startswith("/") or re.match(r"^[A-Za-z]:", path):
+                raise spec_error(
+                    f"csv path {path!r} must be relative to the repository",
+                    "write csv:data/my-set.csv",
+                )
+            if normal == ".." or normal.startswith("../"):
+                raise spec_error(
+                    f"csv path {path!r} leaves the repository",
+                    "keep data files inside the repository so that git versions them",
+                )
+            return "csv:" + normal
+        raise spec_error(
+            f"unknown data source {value!r}",
+            "use sklearn:iris, sklearn:wine, sklearn:breast_cancer or csv:<path in the repository>",
+        )
+
+    @field_validator("classes")
+    @classmethod
+    def _distinct(cls, value: list[int | str]) -> list[int | str]:
+        if len(set(value)) != len(value):
+            raise spec_error("classes must be two different labels")
+        return value
+
+    @property
+    def dataset(self) -> str | None:
+        """The scikit-learn data set name, or None for csv sources."""
+        return self.source.removeprefix("sklearn:") if self.source.startswith("sklearn:") else None
+
+    @property
+    def csv_path(self) -> str | None:
+        return self.source.removeprefix("csv:") if self.source.startswith("csv:") else None
+
+
+class FeatureMapSpec(SpecModel):
+    type: Literal["angle", "z", "zz"]
+    reps: PositiveInt = 1
+    entanglement: Literal["linear", "full", "circular"] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _entanglement_default(cls, data: Any) -> Any:
+        # Only zz entangles; fill its default here so that the normalized spec (and hash) is explicit.
+        if isinstance(data, dict) and data.get("type") == "zz" and data.get("entanglement") is None:
+            return {**data, "entanglement": "linear"}
+        return data
+
+    @model_validator(mode="after")
+    def _entanglement_only_zz(self) -> FeatureMapSpec:
+        if self.type != "zz" and self.entanglement is not None:
+            raise spec_error(
+                f"feature map {self.type!r} has no entanglement", "remove entanglement, or use type: zz"
+            )
+        return self
+
+
+class AnsatzSpec(SpecModel):
+    type: Literal["real_amplitudes", "efficient_su2"]
+    reps: PositiveInt = 2
+    entanglement: Literal["linear", "full", "circular"] = "linear"
+
+
+class CircuitSpec(SpecModel):
+    qubits: int = Field(strict=True, ge=1, le=32)
+    feature_map: FeatureMapSpec | None = None
+    ansatz: AnsatzSpec
+    readout: Literal["parity"] = "parity"
+
+
+class NoiseSpec(SpecModel):
+    from_device: str | None = None
+    depolarizing: float | None = Field(default=None, ge=0, le=1)
+    readout: float | None = Field(default=None, ge=0, le=0.5)
+
+    @field_validator("from_device")
+    @classmethod
+    def _device(cls, value: str | None) -> str | None:
+        if value is not None:
+            return _fake_device(value.removeprefix("fake:"))
+        return value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> NoiseSpec:
+        custom = self.depolarizing is not None or self.readout is not None
+        if self.from_device is not None and custom:
+            raise spec_error(
+                "noise comes either from a device or from depolarizing/readout rates, not both",
+                "keep from_device, or the rates",
+            )
+        if self.from_device is None and not custom:
+            raise spec_error("an empty noise block", "write noise: null for a noiseless simulation")
+        return self
+
+
+class BackendSpec(SpecModel):
+    target: str = "aer"
+    shots: PositiveInt | None = None
+    noise: NoiseSpec | None = None
+    seed: StrictInt = 0
+    optimization_level: int = Field(default=1, strict=True, ge=0, le=3)
+    price_per_second_usd: NonNegativeFloat | None = None
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, value: str) -> str:
+        if value == "aer":
+            return value
+        if value.startswith("fake:"):
+            return "fake:" + _fake_device(value.removeprefix("fake:"))
+        if value.startswith("ibm:"):
+            device = value.removeprefix("ibm:")
+            if not re.match(r"^ibm_[a-z0-9_]+$", device):
+                raise spec_error(
+                    f"{device!r} is not an IBM Quantum device name", "IBM devices are named like ibm_torino"
+                )
+            return value
+        raise spec_error(
+            f"unknown backend target {value!r}",
+            "use aer, fake:<device> (e.g. fake:manila) or ibm:<device> (e.g. ibm:ibm_torino)",
+        )
+
+    @property
+    def kind(self) -> Literal["aer", "fake", "ibm"]:
+        return "aer" if self.target == "aer" else "fake" if self.target.startswith("fake:") else "ibm"
+
+    @property
+    def device(self) -> str | None:
+        return None if self.target == "aer" else self.target.split(":", 1)[1]
+
+    @property
+    def price_per_second(self) -> float:
+        if self.price_per_second_usd is not None:
+            return self.price_per_second_usd
+        return DEFAULT_IBM_PRICE_PER_SECOND if self.kind == "ibm" else 0.0
+
+
+class CobylaOptions(SpecModel):
+    name: Literal["cobyla"]
+    maxiter: PositiveInt = 100
+    rhobeg: float = Field(default=1.0, gt=0)
+    tol: float | None = Field(default=None, gt=0)
+
+
+class SpsaOptions(SpecModel):
+    name: Literal["spsa"]
+    maxiter: PositiveInt = 100
+    learning_rate: float = Field(default=0.1, gt=0)
+    perturbation: float = Field(default=0.1, gt=0)
+    alpha: float = Field(default=0.602, gt=0)
+    gamma: float = Field(default=0.101, gt=0)
+
+
+class AdamOptions(SpecModel):
+    name: Literal["adam"]
+    maxiter: PositiveInt = 100
+    learning_rate: float = Field(default=0.01, gt=0)
+    beta1: float = Field(default=0.9, ge=0, lt=1)
+    beta2: float = Field(default=0.999, ge=0, lt=1)
+    eps: float = Field(default=1e-8, gt=0)
+
+
+class LbfgsbOptions(SpecModel):
+    name: Literal["l_bfgs_b"]
+    maxiter: PositiveInt = 100
+    ftol: float = Field(default=2.220446049250313e-09, gt=0)
+    gtol: float = Field(default=1e-05, gt=0)
+
+
+OptimizerSpec = Annotated[
+    CobylaOptions | SpsaOptions | AdamOptions | LbfgsbOptions, Field(discriminator="name")
+]
+OPTIMIZERS = ("cobyla", "spsa", "adam", "l_bfgs_b")
+
+
+class TrainingSpec(SpecModel):
+    optimizer: OptimizerSpec = Field(default_factory=lambda: CobylaOptions(name="cobyla"))
+    seed: StrictInt = 0
+    initial_point: Literal["random", "zeros"] = "random"
+
+
+class HamiltonianSpec(SpecModel):
+    terms: dict[str, float] = Field(min_length=1)
+    constant: float = 0.0
+
+    @field_validator("terms")
+    @classmethod
+    def _labels(cls, value: dict[str, float]) -> dict[str, float]:
+        for label in value:
+            if not re.match(r"^[IXYZ]+$", label):
+                raise spec_error(
+                    f"Pauli label {label!r} may hold only I, X, Y and Z", "write labels like ZZ, XI, IY"
+                )
+        lengths = {len(label) for label in value}
+        if len(lengths) > 1:
+            raise spec_error(
+                f"Pauli labels have different lengths {sorted(lengths)}",
+                "every label has one letter per qubit",
+            )
+        return value
+
+
+class BudgetSpec(SpecModel):
+    max_shots: PositiveInt | None = None
+    max_cost_usd: NonNegativeFloat | None = None
+
+
+class TrackingSpec(SpecModel):
+    experiment_name: str | None = None  # the MLflow experiment; default: metadata.name
+
+
+class ExperimentSpec(SpecModel):
+    task: Literal["classification", "vqe"]
+    data: DataSpec | None = None
+    hamiltonian: HamiltonianSpec | None = None
+    circuit: CircuitSpec
+    backend: BackendSpec = BackendSpec()
+    training: TrainingSpec = TrainingSpec()
+    baseline: Literal["logistic_regression", "svc"] | None = None
+    budget: BudgetSpec = BudgetSpec()
+    tracking: TrackingSpec = TrackingSpec()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults(cls, data: Any) -> Any:
+        # Defaults that depend on other fields are filled here, so the normalized spec states them.
+        if not isinstance(data, dict) or data.get("task") != "classification":
+            return data
+        out = dict(data)
+        out.setdefault("baseline", "logistic_regression")
+        circuit, dataspec = out.get("circuit"), out.get("data")
+        if (
+            isinstance(dataspec, dict)
+            and dataspec.get("features") is None
+            and isinstance(circuit, dict)
+            and isinstance(circuit.get("qubits"), int)
+        ):
+            out["data"] = {**dataspec, "features": circuit["qubits"]}
+        return out
+
+
+# --- Model and Deployment ---------------------------------------------------------------------
+
+
+class ModelSpec(SpecModel):
+    experiment: str
+    requirements: dict[str, Bound] = {}
+
+
+class StageSpec(SpecModel):
+    track: Literal["HEAD"] | None = None
+    ref: str | None = Field(default=None, min_length=1)
+    version: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> StageSpec:
+        given = [k for k in ("track", "ref", "version") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise spec_error(
+                "a stage needs exactly one of track, ref, version"
+                + (f" (got {', '.join(given)})" if given else ""),
+                "track: HEAD (the spec as it is now), ref: v1.0 (a git ref) or version: 3 (adopt one)",
+            )
+        return self
+
+    def describe(self) -> str:
+        if self.track is not None:
+            return "track HEAD"
+        if self.ref is not None:
+            return f"ref {self.ref}"
+        return f"version {self.version}"
+
+
+class MonitorRule(SpecModel):
+    max_drop: float | None = Field(default=None, ge=0)
+    min: float | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> MonitorRule:
+        if self.max_drop is None and self.min is None:
+            raise spec_error("a monitoring rule needs max_drop, min or both", "write {max_drop: 0.05}")
+        return self
+
+
+class DeploymentSpec(SpecModel):
+    model: str
+    stages: dict[str, StageSpec] = Field(min_length=1)
+    gates: dict[str, dict[str, Bound]] = {}
+    monitoring: dict[str, MonitorRule] = {}
+
+
+# --- Resources (whole documents) --------------------------------------------------------------
+
+
+class Resource(SpecModel):
+    api_version: Literal["qspec/v1"] = Field(alias="apiVersion")
+    metadata: Metadata
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+
+class Experiment(Resource):
+    kind: Literal["Experiment"]
+    spec: ExperimentSpec
+
+
+class Model(Resource):
+    kind: Literal["Model"]
+    spec: ModelSpec
+
+
+class Deployment(Resource):
+    kind: Literal["Deployment"]
+    spec: DeploymentSpec
+
+
+RESOURCE_TYPES: dict[str, type[Resource]] = {
+    "Experiment": Experiment,
+    "Model": Model,
+    "Deployment": Deployment,
+}
+
+AnyResource = Experiment | Model | Deployment
+
+
+def _did_you_mean(word: str, choices: Any, prefix: str = "") -> str | None:
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean {prefix}{close[0]}?" if close else None
+
+
+def _fake_device(device: str) -> str:
+    name = device.removeprefix("fake_")
+    if name not in FAKE_DEVICES:
+        raise spec_error(
+            f"unknown fake device {device!r}",
+            _did_you_mean(name, FAKE_DEVICES, "fake:")
+            or "fake devices are qiskit-ibm-runtime's snapshots, e.g. fake:manila, fake:torino",
+        )
+    return name

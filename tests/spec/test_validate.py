@@ -1,0 +1,331 @@
+"""`qspec validate`: the examples pass, and each class of bad input fails with file:line, key path and hint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+EXPERIMENT = """\
+apiVersion: qspec/v1
+kind: Experiment
+metadata:
+  name: iris-vqc
+spec:
+  task: classification
+  data:
+    source: sklearn:iris
+    classes: [0, 1]
+    features: 4
+    test_fraction: 0.3
+    seed: 7
+  circuit:
+    qubits: 4
+    feature_map: {type: zz, reps: 1}
+    ansatz: {type: real_amplitudes, reps: 2, entanglement: linear}
+  backend:
+    target: aer
+    shots: 1024
+    seed: 42
+  training:
+    optimizer: {name: adam, learning_rate: 0.1, maxiter: 60}
+    seed: 42
+"""
+
+VQE = """\
+apiVersion: qspec/v1
+kind: Experiment
+metadata: {name: h2}
+spec:
+  task: vqe
+  hamiltonian:
+    terms: {ZZ: -1.0, XX: 0.2}
+    constant: 0.5
+  circuit: {qubits: 2, ansatz: {type: efficient_su2, reps: 1}}
+"""
+
+MODEL = """\
+apiVersion: qspec/v1
+kind: Model
+metadata: {name: iris-classifier}
+spec:
+  experiment: iris-vqc
+  requirements: {test_accuracy: {min: 0.9}}
+"""
+
+DEPLOYMENT = """\
+apiVersion: qspec/v1
+kind: Deployment
+metadata: {name: iris-classifier}
+spec:
+  model: iris-classifier
+  stages:
+    staging: {track: HEAD}
+    production: {ref: v1.0}
+  gates:
+    production: {test_accuracy: {min: 0.93}}
+  monitoring:
+    accuracy: {max_drop: 0.05}
+"""
+
+
+def test_examples_validate(run_cli, tmp_path: Path) -> None:
+    result = run_cli("validate", str(Path(__file__).parents[2] / "specs"))
+    assert result.code == 0, result.err
+    assert "valid: 9 resources in 3 files" in result.out
+
+
+def test_valid_set_of_all_kinds(run_cli, tmp_path: Path) -> None:
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "iris.yaml").write_text("---\n".join([EXPERIMENT, MODEL, DEPLOYMENT]))
+    (tmp_path / "specs" / "h2.yml").write_text(VQE)
+    result = run_cli("validate", cwd=tmp_path)
+    assert result.code == 0, result.err
+    assert "4 resources in 2 files" in result.out
+
+
+def edit(text: str, old: str, new: str) -> str:
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+# Each case: the files, then (line, key path, message fragment, hint fragment) of one expected problem.
+CASES = {
+    "api version": ({"a.yaml": edit(EXPERIMENT, "qspec/v1", "qspec/v2")}, 1, "apiVersion", "not supported", "qspec/v1"),
+    "unknown kind": ({"a.yaml": edit(EXPERIMENT, "kind: Experiment", "kind: Experimnet")}, 2, "kind",
+                     "unknown kind", "did you mean 'Experiment'"),
+    "name not a DNS label": ({"a.yaml": edit(EXPERIMENT, "name: iris-vqc", "name: Iris_VQC")}, 4, "metadata.name",
+                             "not a DNS label", "iris-vqc"),
+    "duplicate name across files": ({"a.yaml": EXPERIMENT, "b.yaml": EXPERIMENT}, 4, "metadata.name",
+                                    "declared twice (first at specs/a.yaml:1)", "unique per kind"),
+    "unknown key": ({"a.yaml": edit(EXPERIMENT, "    seed: 42\n  training", "    sed: 42\n  training")}, 20,
+                    "spec.backend.sed", "unknown key 'sed'", "did you mean 'seed'"),
+    "unknown top-level key": ({"a.yaml": EXPERIMENT + "extra: 1\n"}, 24, "extra", "unknown key", None),
+    "qubits too many": ({"a.yaml": edit(EXPERIMENT, "qubits: 4", "qubits: 33")}, 14, "spec.circuit.qubits",
+                        "less than or equal to 32", None),
+    "qubits zero": ({"a.yaml": edit(EXPERIMENT, "qubits: 4", "qubits: 0")}, 14, "spec.circuit.qubits",
+                    "greater than or equal to 1", None),
+    "features do not fit the feature map": (
+        {"a.yaml": edit(edit(EXPERIMENT, "qubits: 4", "qubits: 3"), "features: 4", "features: 4")}, 10,
+        "spec.data.features", "4 features do not fit 3 qubits", "features: 3"),
+    "more features than the set has": (
+        {"a.yaml": edit(edit(EXPERIMENT, "qubits: 4", "qubits: 5"), "features: 4", "features: 5")}, 10,
+        "spec.data.features", "sklearn:iris has 4 features", None),
+    "unknown feature map": ({"a.yaml": edit(EXPERIMENT, "type: zz,", "type: zzz,")}, 15,
+                            "spec.circuit.feature_map.type", "'zzz'", "did you mean 'zz'"),
+    "ansatz reps": ({"a.yaml": edit(EXPERIMENT, "reps: 2", "reps: 0")}, 16, "spec.circuit.ansatz.reps",
+                    "greater than or equal to 1", None),
+    "ansatz entanglement": ({"a.yaml": edit(EXPERIMENT, "entanglement: linear", "entanglement: ring")}, 16,
+                            "spec.circuit.ansatz.entanglement", "'ring'", "linear"),
+    "entanglement on a non-entangling map": (
+        {"a.yaml": edit(EXPERIMENT, "{type: zz, reps: 1}", "{type: angle, entanglement: full}")}, 15,
+        "spec.circuit.feature_map", "has no entanglement", "type: zz"),
+    "unknown data set": ({"a.yaml": edit(EXPERIMENT, "sklearn:iris", "sklearn:irsi")}, 8, "spec.data.source",
+                         "unknown scikit-learn data set", "sklearn:iris"),
+    "unknown source scheme": ({"a.yaml": edit(EXPERIMENT, "sklearn:iris", "s3://bucket/x.csv")}, 8,
+                              "spec.data.source", "unknown data source", "csv:"),
+    "csv path escapes the repository": ({"a.yaml": edit(EXPERIMENT, "sklearn:iris", "csv:data/../../x.csv")}, 8,
+                                        "spec.data.source", "leaves the repository", None),
+    "csv path absolute": ({"a.yaml": edit(EXPERIMENT, "sklearn:iris", "csv:/etc/passwd")}, 8, "spec.data.source",
+                          "relative to the repository", None),
+    "csv file missing": ({"a.yaml": edit(EXPERIMENT, "sklearn:iris", "csv:data/missing.csv")}, 8,
+                         "spec.data.source", "does not exist", "committed"),
+    "csv class missing": (
+        {"a.yaml": edit(EXPERIMENT, "sklearn:iris", "csv:data/set.csv"),
+         "data/set.csv": "a,b,c,d,label\n1,2,3,4,0\n2,3,4,5,2\n"}, 9, "spec.data.classes[1]",
+        "class 1 does not occur", "labels present: 0, 2"),
+    "class index out of range": ({"a.yaml": edit(EXPERIMENT, "classes: [0, 1]", "classes: [0, 3]")}, 9,
+                                 "spec.data.classes[1]", "classes 0..2, not 3", "setosa"),
+    "class name unknown": ({"a.yaml": edit(EXPERIMENT, "classes: [0, 1]", "classes: [setosa, versicolour]")}, 9,
+                           "spec.data.classes[1]", "no class 'versicolour'", "did you mean 'versicolor'"),
+    "three classes": ({"a.yaml": edit(EXPERIMENT, "classes: [0, 1]", "classes: [0, 1, 2]")}, 9, "spec.data.classes",
+                      "at most 2 items", None),
+    "test fraction": ({"a.yaml": edit(EXPERIMENT, "test_fraction: 0.3", "test_fraction: 1.0")}, 11,
+                      "spec.data.test_fraction", "less than 1", None),
+    "unknown target": ({"a.yaml": edit(EXPERIMENT, "target: aer", "target: ionq")}, 18, "spec.backend.target",
+                       "unknown backend target", "fake:<device>"),
+    "unknown fake device": ({"a.yaml": edit(EXPERIMENT, "target: aer", "target: fake:manilla")}, 18,
+                            "spec.backend.target", "unknown fake device", "fake:manila"),
+    "device too small": ({"a.yaml": edit(EXPERIMENT, "target: aer", "target: fake:armonk")}, 14,
+                         "spec.circuit.qubits", "fake:armonk has 1", None),
+    "shots negative": ({"a.yaml": edit(EXPERIMENT, "shots: 1024", "shots: -5")}, 19, "spec.backend.shots",
+                       "greater than or equal to 1, got -5", None),
+    "shots null on hardware": ({"a.yaml": edit(edit(EXPERIMENT, "target: aer", "target: ibm:ibm_torino"),
+                                               "shots: 1024", "shots: null")}, 19, "spec.backend.shots",
+                               "cannot be null on ibm", "shots: 4096"),
+    "noise off aer": ({"a.yaml": edit(EXPERIMENT, "target: aer", "target: fake:manila\n    noise: {readout: 0.01}")},
+                      19, "spec.backend.noise", "target aer only", "remove noise"),
+    "noise both kinds": ({"a.yaml": edit(EXPERIMENT, "shots: 1024", "shots: 1024\n    noise: {from_device: manila, "
+                                                                  "readout: 0.1}")}, 20, "spec.backend.noise",
+                         "not both", None),
+    "seed not an integer": ({"a.yaml": edit(EXPERIMENT, "    seed: 42\n  training", "    seed: '42'\n  training")},
+                            20, "spec.backend.seed", "valid integer", "without quotes"),
+    "unknown optimizer": ({"a.yaml": edit(EXPERIMENT, "name: adam,", "name: adamw,")}, 22,
+                          "spec.training.optimizer", "unknown name 'adamw'", "did you mean 'adam'"),
+    "option of another optimizer": ({"a.yaml": edit(EXPERIMENT, "name: adam,", "name: cobyla,")}, 22,
+                                    "spec.training.optimizer.learning_rate", "unknown key", "allowed keys here"),
+    "maxiter zero": ({"a.yaml": edit(EXPERIMENT, "maxiter: 60", "maxiter: 0")}, 22,
+                     "spec.training.optimizer.maxiter", "greater than or equal to 1", None),
+    "classification without data": ({"a.yaml": EXPERIMENT.split("  data:")[0] + "  circuit:" +
+                                     EXPERIMENT.split("  circuit:")[1]}, 5, "spec.data", "needs a data block", None),
+    "vqe without hamiltonian": ({"a.yaml": VQE.replace("  hamiltonian:\n    terms: {ZZ: -1.0, XX: 0.2}\n"
+                                                       "    constant: 0.5\n", "")}, 4, "spec.hamiltonian",
+                                "needs a Hamiltonian", None),
+    "vqe empty terms": ({"a.yaml": edit(VQE, "{ZZ: -1.0, XX: 0.2}", "{}")}, 7, "spec.hamiltonian.terms",
+                        "at least 1 item", None),
+    "vqe label length": ({"a.yaml": edit(VQE, "XX: 0.2", "XXI: 0.2")}, 7, "spec.hamiltonian.terms",
+                         "different lengths", None),
+    "vqe label does not fit qubits": ({"a.yaml": edit(VQE, "{ZZ: -1.0, XX: 0.2}", "{ZZZ: -1.0}")}, 7,
+                                      "spec.hamiltonian.terms.ZZZ", "acts on 3 qubits, the circuit has 2", None),
+    "vqe label letters": ({"a.yaml": edit(VQE, "XX: 0.2", "XA: 0.2")}, 7, "spec.hamiltonian.terms",
+                          "only I, X, Y and Z", None),
+    "vqe complex coefficient": ({"a.yaml": edit(VQE, "XX: 0.2", "XX: 0.2+1j")}, 7, "spec.hamiltonian.terms.XX",
+                                "valid number, got '0.2+1j'", None),
+    "vqe with a feature map": ({"a.yaml": edit(VQE, "{qubits: 2,", "{qubits: 2, feature_map: {type: z},")}, 9,
+                               "spec.circuit.feature_map", "no feature map", None),
+    "model names a missing experiment": ({"a.yaml": EXPERIMENT, "m.yaml": edit(MODEL, "experiment: iris-vqc",
+                                                                                 "experiment: iris-vq")}, 5,
+                                         "spec.experiment", "no Experiment named 'iris-vq'",
+                                         "did you mean 'iris-vqc'"),
+    "model requirement on an unknown metric": ({"a.yaml": EXPERIMENT, "m.yaml": edit(MODEL, "test_accuracy", "energy")},
+                                               6, "spec.requirements.energy", "produces no metric 'energy'", None),
+    "deployment names a missing model": ({"a.yaml": EXPERIMENT, "d.yaml": DEPLOYMENT}, 5, "spec.model",
+                                         "no Model named", None),
+    "stage with two sources": ({"a.yaml": "---\n".join([EXPERIMENT, MODEL, edit(DEPLOYMENT, "{track: HEAD}",
+                                                                                  "{track: HEAD, version: 2}")])},
+                               38, "spec.stages.staging", "exactly one of track, ref, version", "track: HEAD"),
+    "stage with none": ({"a.yaml": "---\n".join([EXPERIMENT, MODEL, edit(DEPLOYMENT, "{track: HEAD}", "{}")])},
+                        38, "spec.stages.staging", "exactly one", None),
+    "stage track not HEAD": ({"a.yaml": "---\n".join([EXPERIMENT, MODEL, edit(DEPLOYMENT, "track: HEAD",
+                                                                                "track: main")])},
+                             38, "spec.stages.staging.track", "'HEAD'", None),
+    "stage name reserved by MLflow": ({"a.yaml": "---\n".join([EXPERIMENT, MODEL, edit(DEPLOYMENT, "staging:",
+                                                                                         "latest:")])},
+                                      38, "spec.stages.latest", "cannot be an MLflow alias", None),
+    "gate on an undeclared stage": ({"a.yaml": "---\n".join([EXPERIMENT, MODEL, edit(DEPLOYMENT, "production: {test",
+                                                                                       "prod: {test")])},
+                                    41, "spec.gates.prod", "not declared", "production"),
+    "gate on an unknown metric": ({"a.yaml": "---\n".join([EXPERIMENT, MODEL, edit(DEPLOYMENT, "{test_accuracy: {min",
+                                                                                     "{fidelity: {min")])},
+                                  41, "spec.gates.production.fidelity", "produces no metric", None),
+    "bound with min over max": ({"a.yaml": "---\n".join([EXPERIMENT, edit(MODEL, "{min: 0.9}",
+                                                                          "{min: 0.9, max: 0.5}")])},
+                                30, "spec.requirements.test_accuracy", "greater than max", None),
+    "monitoring an unknown metric": ({"a.yaml": "---\n".join([EXPERIMENT, MODEL, edit(DEPLOYMENT, "accuracy: {max_drop",
+                                                                                        "latency: {max_drop")])},
+                                     43, "spec.monitoring.latency", "cannot monitor", "accuracy"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+def test_bad_input_is_reported_with_location_and_hint(run_cli, tmp_path: Path, case: str) -> None:
+    files, line, path, message, hint = CASES[case]
+    for name, text in files.items():
+        target = tmp_path / "specs" / name if name.endswith(".yaml") else tmp_path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    result = run_cli("validate", "--format", "json", cwd=tmp_path)
+    assert result.code == 1
+    problems = json.loads(result.out)["problems"]
+    matching = [p for p in problems if p["path"] == path and message in p["message"]]
+    assert matching, f"no problem at {path!r} with {message!r} in {problems}"
+    problem = matching[0]
+    assert problem["line"] == line, problem
+    assert problem["file"].startswith("specs/")
+    if hint is not None:
+        assert problem["hint"] and hint in problem["hint"], problem
+    # The text rendering says the same thing, on stderr, without a traceback.
+    text = run_cli("validate", cwd=tmp_path)
+    assert text.code == 1
+    assert f"{problem['file']}:{line} {path}: " in text.err
+    assert "Traceback" not in text.err + text.out
+
+
+YAML_CASES = {
+    "duplicate key": (b"apiVersion: qspec/v1\nkind: Model\nkind: Model\n", 3, "appears twice", None),
+    "alias bomb": (b'a: &a ["x","x","x","x","x","x","x","x","x","x"]\n'
+                   + b"".join(f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n".encode()
+                              for p, c in zip("abcdefg", "bcdefgh", strict=True)), 1, "expand this document", None),
+    "recursive alias": (b"a: &a [*a]\n", 1, "refers to the node that contains it", None),
+    "python tag": (b"a: !!python/object/apply:os.system ['true']\n", 1, "python/object", "Python objects"),
+    "not utf-8": (b"apiVersion: qspec/v1\nmetadata: {name: caf\xe9}\n", 2, "not UTF-8", "UTF-8"),
+    "binary file": (b"\x89PNG\r\n\x1a\n\x00\x00\x00", None, "binary file", None),
+    "syntax error": (b"apiVersion: qspec/v1\nkind: [Model\n", 3, "expected", None),
+    "not a mapping": (b"- just\n- a list\n", 1, "is a mapping, not a list", "apiVersion"),
+}
+
+
+@pytest.mark.parametrize("case", list(YAML_CASES), ids=list(YAML_CASES))
+def test_unsafe_or_broken_yaml_is_refused(run_cli, tmp_path: Path, case: str) -> None:
+    content, line, message, hint = YAML_CASES[case]
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "x.yaml").write_bytes(content)
+    result = run_cli("validate", "--format", "json", cwd=tmp_path)
+    assert result.code == 1
+    problems = json.loads(result.out)["problems"]
+    assert len(problems) == 1, problems
+    assert problems[0]["file"] == "specs/x.yaml"
+    assert problems[0]["line"] == line
+    assert message in problems[0]["message"]
+    if hint:
+        assert hint in problems[0]["hint"]
+
+
+def test_every_problem_of_a_run_is_reported(run_cli, tmp_path: Path) -> None:
+    bad = edit(edit(EXPERIMENT, "shots: 1024", "shots: 0"), "maxiter: 60", "maxiter: -1")
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "a.yaml").write_text(bad)
+    (tmp_path / "specs" / "b.yaml").write_text(edit(VQE, "XX: 0.2", "XQ: 0.2"))
+    (tmp_path / "specs" / "c.yaml").write_bytes(b"a: 1\na: 2\n")
+    result = run_cli("validate", "--format", "json", cwd=tmp_path)
+    problems = json.loads(result.out)["problems"]
+    assert {(p["file"], p["path"]) for p in problems} == {
+        ("specs/a.yaml", "spec.backend.shots"),
+        ("specs/a.yaml", "spec.training.optimizer.maxiter"),
+        ("specs/b.yaml", "spec.hamiltonian.terms"),
+        ("specs/c.yaml", ""),
+    }
+    text = run_cli("validate", cwd=tmp_path)
+    assert "4 problems in the specs" in text.err
+
+
+def test_github_format_prints_workflow_annotations(run_cli, tmp_path: Path) -> None:
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "a.yaml").write_text(edit(EXPERIMENT, "shots: 1024", "shots: 0"))
+    result = run_cli("validate", "--format", "github", cwd=tmp_path)
+    assert result.code == 1
+    assert result.out.startswith("::error file=specs/a.yaml,line=19,title=qspec::spec.backend.shots: ")
+
+
+def test_missing_path_is_a_clear_error(run_cli, tmp_path: Path) -> None:
+    result = run_cli("validate", "nowhere", cwd=tmp_path)
+    assert result.code == 1
+    assert "nowhere does not exist" in result.err
+    assert "hint:" in result.err
+
+
+def test_empty_directory_is_a_clear_error(run_cli, tmp_path: Path) -> None:
+    (tmp_path / "specs").mkdir()
+    result = run_cli("validate", cwd=tmp_path)
+    assert result.code == 1
+    assert "no spec files" in result.err
+
+
+def test_bad_usage_exits_1_not_2(run_cli, tmp_path: Path) -> None:
+    result = run_cli("validate", "--format", "xml", cwd=tmp_path)
+    assert result.code == 1
+    assert "Invalid value for '--format'" in result.err
+
+
+def test_real_process_has_no_traceback(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "a.yaml").write_text(edit(EXPERIMENT, "qubits: 4", "qubits: 40"))
+    done = subprocess.run([sys.executable, "-m", "qspec.cli.main", "validate"], cwd=tmp_path,
+                          capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "NO_COLOR": "1"})
+    assert done.returncode == 1
+    assert "specs/a.yaml:14 spec.circuit.qubits: input should be less than or equal to 32, got 40" in done.stderr
+    assert "Traceback" not in done.stderr
