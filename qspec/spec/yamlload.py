@@ -101,14 +101,15 @@ class _FileText:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self._nodes: list[yaml.Node] | None = None
+        self._nodes: list[yaml.Node] = []
 
     def node(self, index: int) -> yaml.Node:
-        if self._nodes is None:
+        # Compose only as far as needed: a later document may be broken (it was reported already).
+        if index >= len(self._nodes):
             loader = _StrictLoader(self.text)
             try:
                 self._nodes = []
-                while loader.check_node():
+                while len(self._nodes) <= index and loader.check_node():
                     self._nodes.append(loader.get_node())
             finally:
                 loader.dispose()

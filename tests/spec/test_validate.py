@@ -329,3 +329,32 @@ def test_real_process_has_no_traceback(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "specs/a.yaml:14 spec.circuit.qubits: input should be less than or equal to 32, got 40" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_merge_keys_are_allowed_and_written_keys_override(run_cli, tmp_path: Path) -> None:
+    text = """\
+x-backend: &backend {target: aer, shots: 1024, seed: 1}
+---
+""" + edit(EXPERIMENT, "  backend:\n    target: aer\n    shots: 1024\n    seed: 42\n",
+           "  backend:\n    <<: *backend\n    seed: 42\n")
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "a.yaml").write_text(text)
+    result = run_cli("validate", "--format", "json", cwd=tmp_path)
+    # Anchors do not cross documents (YAML 1.1): both problems are reported, neither crashes.
+    problems = json.loads(result.out)["problems"]
+    assert [(p["line"], p["path"]) for p in problems] == [(1, "apiVersion"), (20, "")]
+    assert "undefined alias" in problems[1]["message"]
+    (tmp_path / "specs" / "a.yaml").write_text(text.split("---\n", 1)[1].replace(
+        "<<: *backend", "<<: {target: aer, shots: 1024, seed: 1}"))
+    from qspec.spec import load_specs
+
+    loaded = load_specs([tmp_path / "specs"]).experiments["iris-vqc"].resource
+    assert (loaded.spec.backend.shots, loaded.spec.backend.seed) == (1024, 42)
+
+
+def test_yaml_scalars_keep_their_types(tmp_path: Path) -> None:
+    from qspec.spec.yamlload import parse_documents
+
+    (doc,), problems = parse_documents("x.yaml", b"a: 0x10\nb: 1_000\nc: .inf\nd: ~\ne: yes\nf: '7'\ng: 1.5e+3\n")
+    assert problems == []
+    assert doc.data == {"a": 16, "b": 1000, "c": float("inf"), "d": None, "e": True, "f": "7", "g": 1500.0}
