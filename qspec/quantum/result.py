@@ -135,6 +135,8 @@ class ResourceEstimate:
     qpu_seconds: float  # estimated device time (0 for simulators)
     cost_usd: float  # qpu_seconds * price per second
     per_iteration_circuits: int = 0
+    primitive_calls: int = 0  # primitive jobs over the whole training (one per evaluation)
+    assumptions: list[str] = field(default_factory=list)  # what the arithmetic had to assume
 
 
 @dataclass(frozen=True)

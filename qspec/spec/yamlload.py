@@ -48,6 +48,12 @@ _SEQ = "tag:yaml.org,2002:seq"
 _MERGE = "tag:yaml.org,2002:merge"
 
 
+def _next_node(loader: _StrictLoader) -> yaml.Node:
+    node = loader.get_node()
+    assert node is not None  # check_node() said there is one
+    return node
+
+
 def _construct(loader: _StrictLoader, node: yaml.Node) -> Any:
     """Node graph -> plain data, checking duplicate keys on the way.
 
@@ -110,7 +116,7 @@ class _FileText:
             try:
                 self._nodes = []
                 while len(self._nodes) <= index and loader.check_node():
-                    self._nodes.append(loader.get_node())
+                    self._nodes.append(_next_node(loader))
             finally:
                 loader.dispose()
         return self._nodes[index]
@@ -172,7 +178,7 @@ def parse_documents(label: str, raw: bytes) -> tuple[list[Document], list[Proble
     loader = _StrictLoader(text)
     try:
         while loader.check_node():
-            node = loader.get_node()
+            node = _next_node(loader)
             if may_alias:
                 problem = _check_expansion(label, node)
                 if problem:
