@@ -76,7 +76,8 @@ class Preprocessing:
         lo, hi = self.angle_range
         width = np.where(self.high > self.low, self.high - self.low, 1.0)
         angles = lo + (z - self.low) / width * (hi - lo)
-        return np.clip(angles, lo, hi)
+        clipped: np.ndarray = np.clip(angles, lo, hi)
+        return clipped
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data (lists and numbers) that ``from_dict`` turns back into this object."""

@@ -1,0 +1,424 @@
+"""Backends behind one small interface: where circuits run and how expectation values come back.
+
+Owns the ``backend`` block of a spec: ``aer`` (exact or sampled, with noise from the spec or from a
+device snapshot), ``fake:<device>`` (qiskit-ibm-runtime's calibration snapshots, transpiled to the
+device and simulated locally with its noise) and ``ibm:<device>`` (the real service). Each gives an
+``Evaluator`` whose single method evaluates <O> for a whole array of (sample, weights) rows in one
+primitive call; the circuit is transpiled once, when the evaluator is made.
+
+Called by ``qspec.quantum.train`` and ``qspec.quantum.predict``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+from qiskit.circuit import Parameter, QuantumCircuit
+
+from qspec.errors import BackendError
+from qspec.quantum.circuits import Circuits
+from qspec.quantum.estimate import DEFAULT_DEVICE_SHOTS, measurement_groups
+from qspec.quantum.result import DeviceInfo
+from qspec.quantum.simulate import StatevectorBatch, expectation_values
+from qspec.spec.models import BackendSpec
+
+#: Most amplitudes the exact path holds at once (2**22 complex numbers: 64 MiB).
+EXACT_CHUNK_AMPLITUDES = 2**22
+
+# Aer runs the rows of one call as parallel experiments (max_parallel_experiments=0: all cores);
+# each experiment's seed derives from seed_simulator and its index, so results stay repeatable.
+
+#: Above this many qubits a density matrix is too large; Aer then samples noise trajectories.
+DENSITY_MATRIX_MAX_QUBITS = 10
+
+
+class Evaluator(Protocol):
+    """Expectation values of the observable for many rows, in one primitive call.
+
+    Row ``r`` runs the circuit with features ``features[index[r]]`` and weights ``weights[r]``;
+    passing the features once per sample (not per row) lets an evaluator share their encoding.
+    """
+
+    transpiled: Any  # the ISA circuit(s) actually run, or None on the exact path
+    executions: int  # parameter rows executed so far
+    shots_used: int
+
+    def expectations(self, features: np.ndarray, weights: np.ndarray, index: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass
+class Backend:
+    """A configured backend: what to transpile for and what runs the circuits."""
+
+    spec: BackendSpec
+    info: DeviceInfo
+    runner: Any  # an AerSimulator, or an IBM backend
+    target_backend: Any | None  # the device the circuits are transpiled for (None: Aer's own gates)
+    noise_model: Any | None
+    basis_gates: list[str] | None = None
+
+    @property
+    def exact(self) -> bool:
+        """Noiseless exact expectation values: the numpy statevector path may train."""
+        return self.spec.kind == "aer" and self.spec.shots is None and self.noise_model is None
+
+    def pass_manager(self) -> Any:
+        from qiskit.transpiler import generate_preset_pass_manager
+
+        level, seed = self.spec.optimization_level, self.spec.seed
+        if self.target_backend is not None:
+            return generate_preset_pass_manager(level, backend=self.target_backend, seed_transpiler=seed)
+        if self.basis_gates is not None:
+            return generate_preset_pass_manager(level, basis_gates=self.basis_gates, seed_transpiler=seed)
+        return generate_preset_pass_manager(level, backend=self.runner, seed_transpiler=seed)
+
+
+def open_backend(spec: BackendSpec, qubits: int) -> Backend:
+    """Configure the backend a spec declares (no circuit runs yet)."""
+    if spec.kind == "ibm":
+        return _ibm_backend(spec)
+    from qiskit_aer import AerSimulator
+
+    exact_noisy = spec.shots is None
+    method = "density_matrix" if qubits <= DENSITY_MATRIX_MAX_QUBITS else "automatic"
+    device_name = spec.device if spec.kind == "fake" else (spec.noise.from_device if spec.noise else None)
+    if device_name is not None:
+        from qiskit_aer.noise import NoiseModel
+
+        device = fake_backend(device_name)
+        noise_model = NoiseModel.from_backend(device)
+        runner = AerSimulator.from_backend(device, method=method, seed_simulator=spec.seed,
+                                           max_parallel_experiments=0)
+        info = DeviceInfo(
+            target=spec.target,
+            provider="ibm-fake" if spec.kind == "fake" else "aer",
+            device=device_name,
+            simulator=True,
+            noise={"kind": "device", "from_device": device_name, "model": _noise_summary(noise_model),
+                   "exact": exact_noisy},
+            calibration=calibration(device),
+        )
+        return Backend(spec, info, runner, device, noise_model)
+    if spec.noise is not None:
+        noise_model = custom_noise_model(spec.noise.depolarizing, spec.noise.readout)
+        runner = AerSimulator(noise_model=noise_model, method=method, seed_simulator=spec.seed,
+                              max_parallel_experiments=0)
+        info = DeviceInfo(spec.target, "aer", None, True,
+                          noise={"kind": "custom", "depolarizing": spec.noise.depolarizing,
+                                 "readout": spec.noise.readout, "model": _noise_summary(noise_model)})
+        return Backend(spec, info, runner, None, noise_model, basis_gates=list(noise_model.basis_gates))
+    runner = AerSimulator(method="statevector", seed_simulator=spec.seed)
+    return Backend(spec, DeviceInfo(spec.target, "aer", None, True), runner, None, None)
+
+
+def make_evaluator(backend: Backend, circuits: Circuits) -> Evaluator:
+    """The evaluator of the declared backend: Aer's estimator (exact), Aer's sampler (shots) or IBM."""
+    if backend.spec.kind == "ibm":
+        return IbmEvaluator(backend, circuits)
+    if backend.spec.shots is None:
+        return EstimatorEvaluator(backend, circuits)
+    return SamplerEvaluator(backend, circuits)
+
+
+def fake_backend(name: str) -> Any:
+    """qiskit-ibm-runtime's snapshot of a device, by its name without ``fake_`` (``manila``)."""
+    from qiskit_ibm_runtime import fake_provider
+
+    wanted = {f"fake{name}v2", f"fake{name}", f"fake{name}backend"}
+    for attr in dir(fake_provider):
+        if attr.lower() in wanted:
+            return getattr(fake_provider, attr)()
+    raise BackendError(f"qiskit-ibm-runtime has no fake device {name!r}",
+                       hint="fake devices are named like fake:manila or fake:torino")
+
+
+def custom_noise_model(depolarizing: float | None, readout: float | None) -> Any:
+    """Depolarizing error on every physical gate (sx, x, cx; rz is virtual) and symmetric readout error."""
+    from qiskit_aer.noise import NoiseModel, ReadoutError, depolarizing_error
+
+    model = NoiseModel(basis_gates=["rz", "sx", "x", "cx"])
+    if depolarizing:
+        model.add_all_qubit_quantum_error(depolarizing_error(depolarizing, 1), ["sx", "x"])
+        model.add_all_qubit_quantum_error(depolarizing_error(depolarizing, 2), ["cx"])
+    if readout:
+        model.add_all_qubit_readout_error(ReadoutError([[1 - readout, readout], [readout, 1 - readout]]))
+    return model
+
+
+def calibration(device: Any, qubits: list[int] | None = None) -> dict[str, Any]:
+    """Per-qubit T1/T2/readout error and per-gate errors from a backend's Target.
+
+    ``qubits`` limits the listing to the physical qubits a circuit uses; medians cover the device.
+    """
+    target = device.target
+    chosen = range(target.num_qubits) if qubits is None else qubits
+    measure = target["measure"] if "measure" in target.operation_names else {}
+
+    def qubit(q: int) -> dict[str, Any]:
+        props = target.qubit_properties[q] if target.qubit_properties else None
+        readout = measure.get((q,)) if measure else None
+        return {
+            "qubit": q,
+            "t1": getattr(props, "t1", None),
+            "t2": getattr(props, "t2", None),
+            "frequency": getattr(props, "frequency", None),
+            "readout_error": getattr(readout, "error", None),
+        }
+
+    gates: dict[str, dict[str, float]] = {}
+    for name in sorted(target.operation_names):
+        if name in ("measure", "delay", "reset") or not isinstance(target[name], dict):
+            continue
+        errors = {
+            "_".join(map(str, qargs)): float(props.error)
+            for qargs, props in target[name].items()
+            if qargs is not None and props is not None and props.error is not None
+            and (qubits is None or set(qargs) <= set(qubits))
+        }
+        if errors:
+            gates[name] = errors
+    per_qubit = [qubit(q) for q in range(target.num_qubits)]
+    return {
+        "device": getattr(device, "name", None),
+        "num_qubits": target.num_qubits,
+        "basis_gates": sorted(target.operation_names),
+        "qubits": [per_qubit[q] for q in chosen],
+        "gate_errors": gates,
+        "median": {
+            key: _median([p[key] for p in per_qubit]) for key in ("t1", "t2", "readout_error")
+        } | {name: _median(list(e.values())) for name, e in gates.items()},
+    }
+
+
+def _median(values: list[Any]) -> float | None:
+    known = [float(v) for v in values if v is not None]
+    return float(np.median(known)) if known else None
+
+
+def _noise_summary(model: Any) -> dict[str, Any]:
+    return {"basis_gates": sorted(model.basis_gates), "noisy_instructions": sorted(model.noise_instructions),
+            "noisy_qubits": sorted(int(q) for q in model.noise_qubits)}
+
+
+# --- IBM Quantum ---------------------------------------------------------------------------------
+
+
+def ibm_service() -> Any:
+    """QiskitRuntimeService from ``QISKIT_IBM_TOKEN`` (channel ``QISKIT_IBM_CHANNEL``, default
+    ``ibm_quantum_platform``; instance ``QISKIT_IBM_INSTANCE``) or else the saved default account."""
+    from qiskit_ibm_runtime import QiskitRuntimeService
+
+    token = os.environ.get("QISKIT_IBM_TOKEN")
+    hint = ("export QISKIT_IBM_TOKEN=<your IBM Quantum API key>, or save an account once with "
+            "QiskitRuntimeService.save_account(token=..., set_as_default=True)")
+    if not token:
+        try:
+            saved = QiskitRuntimeService.saved_accounts()
+        except Exception:  # an unreadable accounts file counts as none
+            saved = {}
+        if not saved:
+            raise BackendError("no IBM Quantum account: QISKIT_IBM_TOKEN is not set and no account is saved",
+                               hint=hint)
+    try:
+        if token:
+            channel = os.environ.get("QISKIT_IBM_CHANNEL", "ibm_quantum_platform")
+            return QiskitRuntimeService(channel=channel, token=token,
+                                        instance=os.environ.get("QISKIT_IBM_INSTANCE"))
+        return QiskitRuntimeService()
+    except BackendError:
+        raise
+    except Exception as exc:
+        raise BackendError(f"cannot connect to IBM Quantum: {exc}", hint=hint) from exc
+
+
+def _ibm_backend(spec: BackendSpec) -> Backend:
+    service = ibm_service()
+    name = spec.device or ""
+    try:
+        device = service.backend(name)
+    except Exception as exc:
+        raise BackendError(f"IBM Quantum has no device {name!r} for this account: {exc}",
+                           hint="list yours with QiskitRuntimeService().backends()") from exc
+    info = DeviceInfo(spec.target, "ibm", name, False, calibration=calibration(device))
+    return Backend(spec, info, device, device, None)
+
+
+# --- evaluators -------------------------------------------------------------------------------------
+
+
+class ExactEvaluator:
+    """The numpy statevector over all rows at once (noiseless, ``shots: null``).
+
+    The feature-only prefix of the circuit (the feature map) runs once per sample; the rest once
+    per row, starting from that sample's state.
+    """
+
+    transpiled = None
+
+    def __init__(self, circuits: Circuits) -> None:
+        self.circuits = circuits
+        self.n_features = len(circuits.features)
+        self.batch = StatevectorBatch(circuits.circuit, [*circuits.features, *circuits.weights])
+        self.prefix = self.batch.split(set(range(self.n_features)))
+        self.executions = 0
+        self.shots_used = 0
+
+    def states(self, features: np.ndarray, weights: np.ndarray, index: np.ndarray) -> np.ndarray:
+        features = np.asarray(features, dtype=float)
+        if self.n_features == 0:  # VQE: no inputs, one shared start state
+            features, index = np.zeros((1, 0)), np.zeros(len(weights), dtype=np.int64)
+        weights = np.asarray(weights, dtype=float)
+        n_weights = weights.shape[1]
+        head_values = np.concatenate([features, np.zeros((len(features), n_weights))], axis=1)
+        encoded = self.batch.states_from(self.batch.initial(len(features)), head_values, 0, self.prefix)
+        values = np.concatenate([features[index], weights], axis=1)
+        return self.batch.states_from(encoded[index], values, self.prefix, len(self.batch.ops))
+
+    def expectations(self, features: np.ndarray, weights: np.ndarray, index: np.ndarray) -> np.ndarray:
+        self.executions += len(weights)
+        # Rows go through in slices of bounded memory (EXACT_CHUNK_AMPLITUDES amplitudes each),
+        # so a 12-qubit model with thousands of shift rows does not need gigabytes at once.
+        step = max(1, EXACT_CHUNK_AMPLITUDES // self.batch.dim)
+        out = np.empty(len(weights))
+        for start in range(0, len(weights), step):
+            stop = start + step
+            states = self.states(features, weights[start:stop], index[start:stop])
+            out[start:stop] = expectation_values(states, self.circuits.observable)
+        return out
+
+
+class _PrimitiveEvaluator:
+    """Shared by the primitive evaluators: value columns in the ISA circuit's parameter order."""
+
+    def _columns(self, circuit: QuantumCircuit, circuits: Circuits) -> np.ndarray:
+        order: dict[Parameter, int] = {p: i for i, p in enumerate([*circuits.features, *circuits.weights])}
+        return np.array([order[p] for p in circuit.parameters], dtype=np.int64)
+
+    @staticmethod
+    def _values(features: np.ndarray, weights: np.ndarray, index: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        features = np.asarray(features, dtype=float)
+        rows = features[index] if features.size else np.zeros((len(weights), 0))
+        return np.concatenate([rows, np.asarray(weights, dtype=float)], axis=1)[:, columns]
+
+
+class EstimatorEvaluator(_PrimitiveEvaluator):
+    """Aer's EstimatorV2, exact expectation values (a density matrix when there is noise)."""
+
+    def __init__(self, backend: Backend, circuits: Circuits) -> None:
+        from qiskit_aer.primitives import EstimatorV2
+
+        self.transpiled = backend.pass_manager().run(circuits.circuit)
+        self.observable = circuits.observable.apply_layout(self.transpiled.layout)
+        self.columns = self._columns(self.transpiled, circuits)
+        self.estimator = EstimatorV2.from_backend(
+            backend.runner, options={"default_precision": 0.0, "run_options": {"seed_simulator": backend.spec.seed}}
+        )
+        self.executions = 0
+        self.shots_used = 0
+
+    def expectations(self, features: np.ndarray, weights: np.ndarray, index: np.ndarray) -> np.ndarray:
+        values = self._values(features, weights, index, self.columns)
+        self.executions += len(values)
+        result = self.estimator.run([(self.transpiled, self.observable, values)]).result()
+        return np.asarray(result[0].data.evs, dtype=float).reshape(len(values))
+
+
+class SamplerEvaluator(_PrimitiveEvaluator):
+    """Aer's SamplerV2 with shots: parities of measured bitstrings, as hardware gives them.
+
+    An observable with X or Y terms is measured in one rotated circuit per group of qubit-wise
+    commuting terms; every group is a pub of the same primitive call.
+    """
+
+    def __init__(self, backend: Backend, circuits: Circuits) -> None:
+        self.backend = backend
+        self.shots = backend.spec.shots or DEFAULT_DEVICE_SHOTS
+        observable = circuits.observable
+        labels = [p.to_label() for p in observable.paulis]
+        coeffs = dict(zip(labels, np.real(observable.coeffs), strict=True))
+        self.groups: list[list[tuple[float, list[int]]]] = []
+        measured = []
+        for group in measurement_groups(labels):
+            basis = ["I"] * circuits.num_qubits
+            terms = []
+            for label in group:
+                support = [q for q, letter in enumerate(reversed(label)) if letter != "I"]
+                for q in support:
+                    basis[q] = label[-1 - q]
+                terms.append((float(coeffs[label]), support))
+            self.groups.append(terms)
+            circuit = circuits.circuit.copy()
+            for q, letter in enumerate(basis):
+                if letter == "X":
+                    circuit.h(q)
+                elif letter == "Y":
+                    circuit.sdg(q)
+                    circuit.h(q)
+            circuit.measure_all()
+            measured.append(circuit)
+        self.transpiled = backend.pass_manager().run(measured)
+        self.columns = [self._columns(c, circuits) for c in self.transpiled]
+        self.calls = 0
+        self.executions = 0
+        self.shots_used = 0
+
+    def expectations(self, features: np.ndarray, weights: np.ndarray, index: np.ndarray) -> np.ndarray:
+        from qiskit_aer.primitives import SamplerV2
+
+        # A fresh seed per call (derived from the spec's) keeps runs repeatable without reusing
+        # the same shot noise in every iteration.
+        sampler = SamplerV2.from_backend(self.backend.runner, seed=self.backend.spec.seed + self.calls,
+                                         default_shots=self.shots)
+        self.calls += 1
+        pubs = [(circuit, self._values(features, weights, index, columns))
+                for circuit, columns in zip(self.transpiled, self.columns, strict=True)]
+        result = sampler.run(pubs).result()
+        total = np.zeros(len(weights))
+        for pub, terms in zip(result, self.groups, strict=True):
+            bits = pub.data.meas
+            for coeff, support in terms:
+                if not support:
+                    total += coeff
+                    continue
+                odd = bits.slice_bits(support).bitcount() % 2
+                total += coeff * (1.0 - 2.0 * odd.mean(axis=-1))
+        rows = len(weights) * len(self.transpiled)
+        self.executions += rows
+        self.shots_used += rows * self.shots
+        return total
+
+
+class IbmEvaluator(_PrimitiveEvaluator):
+    """qiskit-ibm-runtime's client-side Estimator (the successor of the deprecated EstimatorV2)."""
+
+    def __init__(self, backend: Backend, circuits: Circuits) -> None:
+        from qiskit_ibm_runtime.executor_estimator import Estimator
+
+        self.shots = backend.spec.shots or DEFAULT_DEVICE_SHOTS
+        self.transpiled = backend.pass_manager().run(circuits.circuit)
+        self.observable = circuits.observable.apply_layout(self.transpiled.layout)
+        self.columns = self._columns(self.transpiled, circuits)
+        self.estimator = Estimator(mode=backend.runner)
+        self.executions = 0
+        self.shots_used = 0
+
+    def expectations(self, features: np.ndarray, weights: np.ndarray, index: np.ndarray) -> np.ndarray:
+        values = self._values(features, weights, index, self.columns)
+        result = self.estimator.run([(self.transpiled, self.observable, values)],
+                                    precision=1.0 / np.sqrt(self.shots)).result()
+        self.executions += len(values)
+        self.shots_used += len(values) * self.shots
+        return np.asarray(result[0].data.evs, dtype=float).reshape(len(values))
+
+
+def physical_qubits(transpiled: Any) -> list[int] | None:
+    """The device qubits a transpiled circuit's logical qubits landed on."""
+    circuit = transpiled[0] if isinstance(transpiled, list) else transpiled
+    layout = getattr(circuit, "layout", None)
+    if layout is None:
+        return None
+    return [int(q) for q in layout.final_index_layout()]
+

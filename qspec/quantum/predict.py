@@ -1,0 +1,102 @@
+"""Predictions from a trained model: circuit (or its QPY) + parameters + preprocessing -> outputs.
+
+The entry point of the MLflow pyfunc that ``qspec.tracking`` packages: it loads the QPY circuit,
+the trained parameters and ``Preprocessing.from_dict(...)`` and calls ``predict_classifier`` (or
+``predict_energy`` for VQE models). Runs locally: exactly (numpy statevector, agreeing with Aer to
+1e-10) when ``shots`` is None, else sampled with Aer's SamplerV2 seeded by ``seed``.
+
+    labels, probabilities = predict_classifier(qpy_bytes, params, Preprocessing.from_dict(d), rows)
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from qspec.quantum.result import Preprocessing
+
+
+def load_circuit(circuit_or_qpy: Any) -> Any:
+    """A QuantumCircuit from itself, QPY bytes, a binary file object, or a path to a ``.qpy`` file."""
+    from qiskit import qpy
+    from qiskit.circuit import QuantumCircuit
+
+    if isinstance(circuit_or_qpy, QuantumCircuit):
+        return circuit_or_qpy
+    if isinstance(circuit_or_qpy, bytes | bytearray):
+        return qpy.load(io.BytesIO(bytes(circuit_or_qpy)))[0]
+    if isinstance(circuit_or_qpy, str | os.PathLike):
+        with open(circuit_or_qpy, "rb") as handle:
+            return qpy.load(handle)[0]
+    return qpy.load(circuit_or_qpy)[0]
+
+
+def predict_classifier(circuit_or_qpy: Any, parameters: Sequence[float] | Mapping[str, float] | np.ndarray,
+                       preprocessing: Preprocessing, raw_rows: Any, *, shots: int | None = None,
+                       seed: int | None = None) -> tuple[list[str | int], np.ndarray]:
+    """Class labels (as the spec names them) and probabilities (n x 2: class 0, class 1) of raw rows.
+
+    ``parameters`` are the trained weights in ``TrainingResult.parameter_names`` order, or a
+    mapping from those names. ``raw_rows`` are raw feature rows (array, list or DataFrame), which
+    ``preprocessing.apply`` maps to circuit inputs exactly as in training.
+    """
+    expectation = _expectations(load_circuit(circuit_or_qpy), parameters, preprocessing.apply(raw_rows), None,
+                                shots=shots, seed=seed)
+    p1 = np.clip((1.0 - expectation) / 2.0, 0.0, 1.0)
+    probabilities = np.stack([1.0 - p1, p1], axis=1)
+    labels = [preprocessing.classes[int(p > 0.5)] for p in p1]
+    return labels, probabilities
+
+
+def predict_energy(circuit_or_qpy: Any, parameters: Sequence[float] | Mapping[str, float] | np.ndarray,
+                   hamiltonian: Any, *, constant: float = 0.0, shots: int | None = None,
+                   seed: int | None = None) -> float:
+    """The energy <H> + constant of a trained VQE circuit; ``hamiltonian`` is a SparsePauliOp or
+    a ``{label: coefficient}`` mapping as in the spec."""
+    from qiskit.quantum_info import SparsePauliOp
+
+    operator = hamiltonian if isinstance(hamiltonian, SparsePauliOp) else SparsePauliOp.from_list(
+        sorted(dict(hamiltonian).items()))
+    value = _expectations(load_circuit(circuit_or_qpy), parameters, None, operator, shots=shots, seed=seed)
+    return float(value[0]) + constant
+
+
+def _expectations(circuit: Any, parameters: Any, inputs: np.ndarray | None, observable: Any, *,
+                  shots: int | None, seed: int | None) -> np.ndarray:
+    from qspec.quantum.backends import Backend, ExactEvaluator, SamplerEvaluator
+    from qspec.quantum.circuits import FEATURE_PREFIX, WEIGHT_PREFIX, Circuits, parity_observable
+    from qspec.quantum.result import DeviceInfo
+    from qspec.spec.models import BackendSpec
+
+    features = _vector(circuit, FEATURE_PREFIX)
+    weights = _vector(circuit, WEIGHT_PREFIX)
+    if isinstance(parameters, Mapping):
+        theta = np.array([float(parameters[p.name]) for p in weights])
+    else:
+        theta = np.asarray(parameters, dtype=float).ravel()
+    if len(theta) != len(weights):
+        raise ValueError(f"the circuit has {len(weights)} trained parameters, {len(theta)} given")
+    circuits = Circuits(circuit, features, weights,
+                        observable if observable is not None else parity_observable(circuit.num_qubits))
+    x = np.zeros((1, 0)) if inputs is None else np.asarray(inputs, dtype=float)
+    rows = max(len(x), 1)
+    index = np.arange(rows) if inputs is not None else np.zeros(1, dtype=np.int64)
+    if shots is None:
+        evaluator: Any = ExactEvaluator(circuits)
+    else:
+        from qiskit_aer import AerSimulator
+
+        spec = BackendSpec(shots=shots, seed=seed or 0)
+        runner = AerSimulator(method="statevector", seed_simulator=spec.seed)
+        evaluator = SamplerEvaluator(Backend(spec, DeviceInfo("aer", "aer", None, True), runner, None, None), circuits)
+    values: np.ndarray = evaluator.expectations(x, np.tile(theta, (rows, 1)), index)
+    return values
+
+
+def _vector(circuit: Any, prefix: str) -> list[Any]:
+    chosen = [p for p in circuit.parameters if p.name.startswith(prefix + "[")]
+    return sorted(chosen, key=lambda p: int(p.name[len(prefix) + 1:-1]))

@@ -1,0 +1,284 @@
+"""Training: one validated Experiment in, one ``TrainingResult`` out.
+
+Owns the run of an experiment: data and circuits, the backend (transpiled once), the objective
+(cross-entropy on the parity readout, or the energy), the optimizer loop with per-iteration
+progress, and the final metrics. Noiseless ``shots: null`` experiments on Aer train on the exact
+numpy statevector (``simulate``); every final metric that decides registration is computed on the
+declared backend in one last primitive call. No MLflow here: callers log the result.
+
+``TrainingResult.extra`` carries: ``exact_training`` (bool), ``trained_on`` (numpy-statevector or
+the target), ``circuit_executions`` (parameter rows run), for exact classifiers
+``exact_vs_backend_max_deviation`` (numpy vs Aer on the final rows), for VQE up to 12 qubits
+``exact_ground_energy`` and ``ground_degeneracy``. ``fidelity`` is that of the noiseless trained
+state with the exact ground space (the overlap a device cannot report).
+"""
+
+from __future__ import annotations
+
+import pathlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from qspec.errors import QspecError
+from qspec.quantum.backends import Evaluator, ExactEvaluator, make_evaluator, open_backend, physical_qubits
+from qspec.quantum.backends import calibration as device_calibration
+from qspec.quantum.circuits import Circuits, angle_range, build_circuits
+from qspec.quantum.data import Split, fit_baseline, load_dataset, split_dataset
+from qspec.quantum.estimate import estimate_resources
+from qspec.quantum.optimizers import Evaluation, minimize
+from qspec.quantum.result import DeviceInfo, IterationRecord, ProgressCallback, TrainingResult
+from qspec.spec.models import Experiment
+
+#: Largest VQE problem whose exact ground state is computed (a 4096 x 4096 Hermitian matrix).
+EXACT_GROUND_MAX_QUBITS = 12
+
+#: Probabilities are clipped away from 0 and 1 so the cross-entropy stays finite.
+PROBABILITY_FLOOR = 1e-10
+
+#: The parameter-shift rule's shift for rotations exp(-i theta P / 2).
+SHIFT = np.pi / 2
+
+
+class Objective:
+    """Loss (and gradient) of weight points from ONE evaluator call over every row.
+
+    Rows are laid out sample-major: for each sample, each point, then (with gradients) each
+    weight shifted by +pi/2 and -pi/2. ``head`` turns per-sample expectation values of one point
+    into (loss, d loss / d expectation, metrics).
+    """
+
+    def __init__(self, evaluator: Evaluator, features: np.ndarray,
+                 head: Callable[[np.ndarray], tuple[float, np.ndarray, dict[str, float]]]) -> None:
+        self.evaluator = evaluator
+        self.features = features
+        self.samples = max(len(features), 1)
+        self.head = head
+
+    def rows(self, points: np.ndarray, *, gradient: bool) -> tuple[np.ndarray, np.ndarray, int]:
+        points = np.atleast_2d(points)
+        p = points.shape[1]
+        if gradient:
+            shifts = np.concatenate([np.zeros((1, p)), SHIFT * np.eye(p), -SHIFT * np.eye(p)])
+            per_sample = (points[:, None, :] + shifts[None, :, :]).reshape(-1, p)
+        else:
+            per_sample = points
+        m = len(per_sample)
+        weights = np.tile(per_sample, (self.samples, 1))
+        index = np.repeat(np.arange(self.samples), m)
+        return weights, index, m
+
+    def evaluate(self, points: np.ndarray, *, gradient: bool) -> list[Evaluation]:
+        points = np.atleast_2d(points)
+        k, p = points.shape
+        weights, index, m = self.rows(points, gradient=gradient)
+        values = self.evaluator.expectations(self.features, weights, index).reshape(self.samples, m)
+        out = []
+        for j in range(k):
+            if gradient:
+                block = values[:, j * (1 + 2 * p):(j + 1) * (1 + 2 * p)]
+                loss, dloss, metrics = self.head(block[:, 0])
+                derivative = (block[:, 1:1 + p] - block[:, 1 + p:]) / 2  # d<O>/d theta, per sample
+                out.append(Evaluation(loss, dloss @ derivative, metrics))
+            else:
+                loss, _, metrics = self.head(values[:, j])
+                out.append(Evaluation(loss, None, metrics))
+        return out
+
+
+def classification_head(labels: np.ndarray) -> Callable[[np.ndarray], tuple[float, np.ndarray, dict[str, float]]]:
+    """Cross-entropy of p(class 1) = (1 - <Z...Z>) / 2, i.e. odd parity means class 1."""
+    y = labels.astype(float)
+
+    def head(expectation: np.ndarray) -> tuple[float, np.ndarray, dict[str, float]]:
+        p1 = np.clip((1.0 - expectation) / 2.0, PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
+        loss = float(-np.mean(y * np.log(p1) + (1 - y) * np.log(1 - p1)))
+        dloss_dp = (-(y / p1) + (1 - y) / (1 - p1)) / len(y)
+        accuracy = float(np.mean((p1 > 0.5) == (y == 1)))
+        return loss, dloss_dp * -0.5, {"train_accuracy": accuracy}
+
+    return head
+
+
+def energy_head(constant: float) -> Callable[[np.ndarray], tuple[float, np.ndarray, dict[str, float]]]:
+    def head(expectation: np.ndarray) -> tuple[float, np.ndarray, dict[str, float]]:
+        energy = float(expectation[0] + constant)
+        return energy, np.ones(1), {"energy": energy}
+
+    return head
+
+
+def initial_point(experiment: Experiment, size: int) -> np.ndarray:
+    training = experiment.spec.training
+    if training.initial_point == "zeros":
+        return np.zeros(size)
+    return np.random.default_rng(training.seed).uniform(-np.pi, np.pi, size)
+
+
+def train(experiment: Experiment, *, root: pathlib.Path | None = None, read: Callable[[str], bytes] | None = None,
+          progress: ProgressCallback | None = None) -> TrainingResult:
+    """Train ``experiment`` and return its result; ``read`` (or ``root``) reads ``csv:`` sources.
+
+    ``read`` takes a repository-relative path; without it, paths are read under ``root``.
+    ``progress`` is called once per optimizer iteration with an ``IterationRecord``.
+    """
+    spec = experiment.spec
+    if read is None and root is not None:
+        base = pathlib.Path(root)
+
+        def read(path: str) -> bytes:
+            return (base / path).read_bytes()
+
+    start = time.perf_counter()
+    circuits = build_circuits(spec)
+    _check_shift_rule(circuits)
+    backend = open_backend(spec.backend, spec.circuit.qubits)
+    declared = make_evaluator(backend, circuits)  # transpiles, once
+    trainer: Evaluator = ExactEvaluator(circuits) if backend.exact else declared
+
+    split: Split | None = None
+    if spec.task == "classification":
+        if spec.data is None:
+            raise QspecError("a classification experiment needs data", where="spec.data")
+        split = split_dataset(spec.data, load_dataset(spec.data, read), spec.data.features or spec.circuit.qubits,
+                              angle_range(spec))
+        objective = Objective(trainer, split.x_train, classification_head(split.y_train))
+    else:
+        objective = Objective(trainer, np.zeros((0, 0)), energy_head(circuits.constant))
+
+    history: list[IterationRecord] = []
+
+    def report(iteration: int, point: np.ndarray, evaluation: Evaluation) -> None:
+        record = IterationRecord(
+            iteration=iteration,
+            loss=float(evaluation.loss),
+            parameter_norm=float(np.linalg.norm(point)),
+            elapsed=time.perf_counter() - start,
+            gradient_norm=None if evaluation.gradient is None else float(np.linalg.norm(evaluation.gradient)),
+            metrics=dict(evaluation.metrics),
+            evaluations=trainer.executions,
+        )
+        history.append(record)
+        if progress is not None:
+            progress(record)
+
+    x0 = initial_point(experiment, len(circuits.weights))
+    rng = np.random.default_rng(spec.training.seed)
+    theta = minimize(spec.training.optimizer, objective, x0, rng, report)
+
+    extra: dict[str, Any] = {"exact_training": backend.exact, "trained_on": "numpy-statevector" if backend.exact
+                             else spec.backend.target}
+    if split is not None:
+        metrics, outputs = _classification_metrics(declared, split, theta)
+        if backend.exact:
+            exact = _evaluate_split(trainer, split, theta)
+            extra["exact_vs_backend_max_deviation"] = float(np.max(np.abs(exact - np.concatenate(outputs))))
+        baseline = fit_baseline(spec.baseline, split, spec.data.seed) if spec.baseline and spec.data else {}
+        test_outputs = outputs[1]
+    else:
+        metrics = _vqe_metrics(declared, circuits, theta, extra)
+        baseline, test_outputs = {}, None
+
+    separate = trainer is not declared
+    shots_used = declared.shots_used + (trainer.shots_used if separate else 0)
+    executions = declared.executions + (trainer.executions if separate else 0)
+    losses = [r.loss for r in history]
+    device = _device_with_layout(backend.info, declared, spec.circuit.qubits, backend)
+    return TrainingResult(
+        task=spec.task,
+        parameters=theta,
+        parameter_names=[p.name for p in circuits.weights],
+        initial_parameters=x0,
+        metrics=metrics,
+        history=history,
+        circuit=circuits.circuit,
+        transpiled=declared.transpiled,
+        observable=circuits.observable,
+        device=device,
+        estimate=estimate_resources(experiment, read=read),
+        shots_used=int(shots_used),
+        execution_seconds=time.perf_counter() - start,
+        iterations=len(history),
+        converged_iteration=int(np.argmin(losses)) + 1 if losses else 0,
+        preprocessing=split.preprocessing if split else None,
+        data=split.summary if split else None,
+        baseline=baseline,
+        baseline_name=spec.baseline if split else None,
+        test_outputs=test_outputs,
+        extra=extra | {"circuit_executions": executions},
+    )
+
+
+def _evaluate_split(evaluator: Evaluator, split: Split, theta: np.ndarray) -> np.ndarray:
+    features = np.concatenate([split.x_train, split.x_test])
+    index = np.arange(len(features))
+    return evaluator.expectations(features, np.tile(theta, (len(features), 1)), index)
+
+
+def _classification_metrics(evaluator: Evaluator, split: Split,
+                            theta: np.ndarray) -> tuple[dict[str, float], tuple[np.ndarray, np.ndarray]]:
+    values = _evaluate_split(evaluator, split, theta)
+    train_values, test_values = values[: len(split.y_train)], values[len(split.y_train):]
+    loss, _, train_metrics = classification_head(split.y_train)(train_values)
+    _, _, test_metrics = classification_head(split.y_test)(test_values)
+    return {
+        "train_accuracy": train_metrics["train_accuracy"],
+        "test_accuracy": test_metrics["train_accuracy"],
+        "loss": loss,
+    }, (train_values, test_values)
+
+
+def _vqe_metrics(evaluator: Evaluator, circuits: Circuits, theta: np.ndarray,
+                 extra: dict[str, Any]) -> dict[str, float]:
+    energy = float(evaluator.expectations(np.zeros((0, 0)), theta[None, :], np.zeros(1, dtype=np.int64))[0])
+    energy += circuits.constant
+    metrics = {"energy": energy, "loss": energy}
+    if circuits.num_qubits <= EXACT_GROUND_MAX_QUBITS:
+        ground_energy, ground_space = exact_ground_state(circuits)
+        state = ExactEvaluator(circuits).states(np.zeros((0, 0)), theta[None, :], np.zeros(1, dtype=np.int64))[0]
+        overlap = ground_space.conj().T @ state
+        metrics["energy_error"] = abs(energy - ground_energy)
+        metrics["fidelity"] = float(np.real(np.vdot(overlap, overlap)))
+        extra["exact_ground_energy"] = ground_energy
+        extra["ground_degeneracy"] = int(ground_space.shape[1])
+    return metrics
+
+
+def exact_ground_state(circuits: Circuits) -> tuple[float, np.ndarray]:
+    """Lowest eigenvalue (with the constant) and an orthonormal basis of its eigenspace."""
+    matrix = circuits.observable.to_matrix()
+    values, vectors = np.linalg.eigh(matrix)
+    degenerate = np.abs(values - values[0]) < 1e-9
+    return float(values[0]) + circuits.constant, vectors[:, degenerate]
+
+
+def _check_shift_rule(circuits: Circuits) -> None:
+    # The +-pi/2 parameter-shift gradient is exact only when each weight is the bare angle of one
+    # Pauli rotation; the ansätze qspec builds satisfy this, and this guards future ones.
+    weights = set(circuits.weights)
+    uses: dict[Any, int] = {}
+    for instruction in circuits.circuit.data:
+        for param in instruction.operation.params:
+            for p in getattr(param, "parameters", ()):
+                if p in weights:
+                    if instruction.operation.name not in ("rx", "ry", "rz") or param != p:
+                        raise ValueError(f"weight {p.name} is not a bare Pauli-rotation angle")
+                    uses[p] = uses.get(p, 0) + 1
+    if any(count != 1 for count in uses.values()):
+        raise ValueError("every weight must appear in exactly one rotation for the parameter-shift rule")
+
+
+def _device_with_layout(info: DeviceInfo, evaluator: Evaluator, qubits: int, backend: Any) -> DeviceInfo:
+    """The device record, its calibration narrowed to the physical qubits the circuit runs on."""
+    if info.calibration is None or evaluator.transpiled is None:
+        return info
+    layout = physical_qubits(evaluator.transpiled)
+    if layout is None:
+        return info
+    used = layout[:qubits]
+    device = backend.target_backend
+    calibration = device_calibration(device, used) if device is not None else dict(info.calibration)
+    calibration["layout"] = used
+    return DeviceInfo(info.target, info.provider, info.device, info.simulator, info.noise, calibration)
