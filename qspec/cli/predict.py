@@ -1,0 +1,32 @@
+"""``qspec predict``: predictions from a registered quantum model (a thin layer over
+``qspec.tracking.predict.predict_from_registry``). Registered on the group by ``qspec.cli.main``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.command("predict")
+@click.argument("model")
+@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="CSV file of rows to predict; the first row names the raw feature columns.")
+@click.option("--format", "output_format", type=click.Choice(["csv", "json"]), default="csv", show_default=True,
+              help="Output format on stdout: CSV with a header, or JSON records.")
+@click.option("--mode", type=click.Choice(["exact", "shots"]), default=None,
+              help="Run the circuit exactly, or with the spec's shots and seed (default: as trained).")
+@click.option("--tracking-uri", default=None, envvar="MLFLOW_TRACKING_URI",
+              help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else the repository's embedded store).")
+def predict(model: str, input_path: Path, output_format: str, mode: str | None, tracking_uri: str | None) -> None:
+    """Predict the rows of a CSV file with MODEL (NAME@ALIAS, NAME/VERSION or NAME)."""
+    from qspec.tracking.predict import predict_from_registry
+
+    frame = predict_from_registry(model, input_path, tracking_uri=tracking_uri, mode=mode)
+    if output_format == "json":
+        click.echo(json.dumps(json.loads(frame.to_json(orient="records")), indent=2))
+    else:
+        frame.to_csv(sys.stdout, index=False)

@@ -1,0 +1,115 @@
+"""Fixtures of the tracking tests: tiny real specs, a real SQLite MLflow store, one trained model.
+
+Trainings use the real engine on specs small enough to train in about a second (two qubits,
+exact statevector, few iterations). The iris model is trained, registered and aliased once per
+session, because several tests read the same run from different sides (client, fresh process,
+CLI).
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+IRIS_TINY = """\
+# Two iris classes, four raw features reduced to two by PCA, a two-qubit circuit trained exactly.
+apiVersion: qspec/v1
+kind: Experiment
+metadata:
+  name: iris-tiny
+  description: A two-qubit iris classifier small enough for unit tests
+  labels: {team: qml}
+spec:
+  task: classification
+  data: {source: sklearn:iris, classes: [0, 1], features: 2, test_fraction: 0.3, seed: 7}
+  circuit:
+    qubits: 2
+    feature_map: {type: angle}
+    ansatz: {type: real_amplitudes, reps: 1}
+  backend: {target: aer, shots: null, seed: 42}
+  training:
+    optimizer: {name: adam, learning_rate: 0.3, maxiter: 12}
+    seed: 42
+  baseline: logistic_regression
+"""
+
+H2_LONG = """\
+# H2 by VQE, run for exactly {maxiter} Adam iterations: the batching test's long training.
+apiVersion: qspec/v1
+kind: Experiment
+metadata: {{name: h2-long}}
+spec:
+  task: vqe
+  hamiltonian:
+    terms: {{II: -1.052373245772859, IZ: 0.39793742484318045, ZI: -0.39793742484318045,
+            ZZ: -0.01128010425623538, XX: 0.18093119978423156}}
+    constant: 0.7199689944
+  circuit: {{qubits: 2, ansatz: {{type: efficient_su2, reps: 1}}}}
+  backend: {{target: aer, shots: null, seed: 5}}
+  training:
+    optimizer: {{name: adam, learning_rate: 0.05, maxiter: {maxiter}}}
+    seed: 5
+"""
+
+
+def write_spec(root: Path, name: str, text: str):  # type: ignore[no-untyped-def]
+    """Write one spec file into a repository at ``root`` and load it as the engine sees it."""
+    from qspec.spec import load_specs
+
+    path = root / "specs" / f"{name}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    specs = load_specs([path], root=root)
+    return next(iter(specs.experiments.values()))
+
+
+def sqlite_uri(directory: Path) -> str:
+    return "sqlite:///" + (directory / "mlflow.db").resolve().as_posix()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty spec repository; no MLflow URI leaks in from the environment."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    root = tmp_path / "repo"
+    root.mkdir()
+    return root
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    uri: str  # tracking URI of the store
+    root: Path
+    run_id: str
+    loaded: object  # Loaded[Experiment]
+    model_name: str
+    version: str
+    alias: str
+
+
+@pytest.fixture(scope="session")
+def iris_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedModel]:
+    """iris-tiny trained and logged once, registered as ``iris-tiny-classifier`` @staging."""
+    from mlflow import MlflowClient
+
+    from qspec.tracking.model import register_version
+    from qspec.tracking.runs import train_and_log
+
+    root = tmp_path_factory.mktemp("iris-repo")
+    loaded = write_spec(root, "iris-tiny", IRIS_TINY)
+    uri = sqlite_uri(root)
+    run_id = train_and_log(loaded, tracking_uri=uri, root=root, git_commit="0" * 40)
+    client = MlflowClient(uri)
+    version = register_version(client, "iris-tiny-classifier", run_id, {"qspec.deployment": "test"})
+    client.set_registered_model_alias("iris-tiny-classifier", "staging", version)
+    yield TrainedModel(uri, root, run_id, loaded, "iris-tiny-classifier", version, "staging")

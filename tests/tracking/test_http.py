@@ -1,0 +1,150 @@
+"""The integration tier: a real ``mlflow server`` on 127.0.0.1 and a real ``mlflow models serve``.
+
+A training is logged over HTTP (artifacts proxied by the server's ``--serve-artifacts``), its
+model registered and aliased through the server, then served by ``mlflow models serve`` straight
+from ``models:/<name>@<alias>`` and asked for predictions on ``/invocations``. Every process is
+started in its own session, waited for with a deadline, and killed whatever the outcome.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.tracking.conftest import IRIS_TINY, free_port, write_spec
+
+pytestmark = pytest.mark.slow
+
+STARTUP_SECONDS = 90
+
+
+def mlflow_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "mlflow", *args]
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"{url} exited with {process.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.25)
+    pytest.fail(f"{url} did not answer within {STARTUP_SECONDS}s:\n{log.read_text()[-4000:]}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop the process group we started (the server's workers included)."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=15)
+
+
+def start(args: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    handle = log.open("wb")
+    try:
+        return subprocess.Popen(args, stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    finally:
+        handle.close()  # the child holds its own descriptor
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``mlflow server`` with a SQLite backend and proxied artifacts, both in a temporary directory."""
+    base = tmp_path_factory.mktemp("mlflow-server")
+    port = free_port()
+    log = base / "server.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    process = start(mlflow_command(
+        "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        "--backend-store-uri", "sqlite:///" + (base / "mlflow.db").as_posix(),
+        "--serve-artifacts", "--artifacts-destination", (base / "artifacts").as_uri(),
+    ), log, env)
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/health", process, log)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
+
+
+def test_training_over_http_is_served_by_mlflow_models_serve(
+    server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow import MlflowClient
+
+    from qspec.quantum.data import load_dataset, split_dataset
+    from qspec.tracking.model import register_version
+    from qspec.tracking.predict import predict_from_registry
+    from qspec.tracking.runs import train_and_log
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    root = tmp_path / "repo"
+    loaded = write_spec(root, "iris-tiny", IRIS_TINY)
+    run_id = train_and_log(loaded, tracking_uri=server, root=root, git_commit="f" * 40)
+
+    client = MlflowClient(server)
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert run.info.artifact_uri.startswith("mlflow-artifacts:")  # proxied by the server
+    assert run.data.tags["qspec.spec_hash"] == loaded.hash
+    assert len(client.get_metric_history(run_id, "training.loss")) == 12
+    assert {a.path for a in client.list_artifacts(run_id)} >= {"circuit", "parameters", "plots", "results", "spec"}
+
+    version = register_version(client, "iris-over-http", run_id, {})
+    client.set_registered_model_alias("iris-over-http", "production", version)
+    assert client.get_model_version_by_alias("iris-over-http", "production").tags["qspec.spec_hash"] == loaded.hash
+
+    spec = loaded.resource.spec
+    split = split_dataset(spec.data, load_dataset(spec.data), spec.data.features)
+    rows = split.raw_test[:6]
+    names = split.dataset.feature_names
+    import pandas as pd
+
+    local = predict_from_registry("iris-over-http@production", pd.DataFrame(rows, columns=names), tracking_uri=server)
+
+    port = free_port()
+    log = tmp_path / "serve.log"
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}, "MLFLOW_TRACKING_URI": server}
+    # models serve execs ``uvicorn`` from PATH: put this interpreter's scripts first, as an
+    # activated virtual environment would.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    process = start(mlflow_command(
+        "models", "serve", "-m", "models:/iris-over-http@production", "--env-manager", "local",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+    ), log, env)
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/ping", process, log)
+        body = json.dumps({"dataframe_split": {"columns": names, "data": rows.tolist()}}).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer = json.loads(response.read())
+    finally:
+        stop(process)
+
+    served = answer["predictions"]
+    assert [p["label"] for p in served] == list(local["label"])
+    np.testing.assert_allclose([p["expectation"] for p in served], local["expectation"], atol=1e-12)
+    np.testing.assert_allclose([p["probability"] for p in served], local["probability"], atol=1e-12)

@@ -1,0 +1,90 @@
+"""Which MLflow store qspec talks to, and the embedded default inside the repository."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qspec.errors import TrackingError
+from tests.tracking.conftest import H2_LONG, write_spec
+
+
+def test_explicit_uri_beats_the_environment_which_beats_the_embedded_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qspec.tracking.store import resolve_tracking_uri
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    embedded = resolve_tracking_uri(None, root=tmp_path)
+    assert embedded == "sqlite:///" + (tmp_path.resolve() / ".qspec" / "mlflow.db").as_posix()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
+    assert resolve_tracking_uri(None, root=tmp_path) == "http://127.0.0.1:5999"
+    assert resolve_tracking_uri("sqlite:///x.db", root=tmp_path) == "sqlite:///x.db"
+
+
+def test_the_embedded_store_lives_in_the_git_work_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qspec.tracking.store import resolve_tracking_uri
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "specs").mkdir()
+    monkeypatch.chdir(tmp_path / "specs")
+    assert resolve_tracking_uri() == "sqlite:///" + (tmp_path.resolve() / ".qspec" / "mlflow.db").as_posix()
+
+
+def test_a_file_store_is_refused_with_a_hint() -> None:
+    from qspec.tracking.store import connect
+
+    with pytest.raises(TrackingError) as caught:
+        connect("file:///tmp/mlruns")
+    assert caught.value.hint and "sqlite" in caught.value.hint
+
+
+def test_training_without_a_uri_uses_the_repositorys_embedded_store(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow import MlflowClient
+
+    from qspec.tracking.runs import train_and_log
+
+    loaded = write_spec(repo, "h2-20", H2_LONG.format(maxiter=20).replace("h2-long", "h2-20"))
+    monkeypatch.chdir(repo)
+    run_id = train_and_log(loaded, root=repo)
+    database = repo / ".qspec" / "mlflow.db"
+    assert database.is_file()
+    client = MlflowClient("sqlite:///" + database.as_posix())
+    run = client.get_run(run_id)
+    # Artifacts, the model's included, stay inside .qspec/ too, not in an mlruns/ wherever the
+    # command ran (MLflow's default for a SQLite store).
+    artifacts = (repo / ".qspec" / "artifacts").resolve()
+    assert run.info.artifact_uri.startswith(artifacts.as_uri())
+    model = client.get_logged_model(run.data.tags["qspec.model_id"])
+    assert model.experiment_id == run.info.experiment_id
+    assert model.artifact_location.startswith(artifacts.as_uri())
+    assert model.source_run_id == run_id
+    assert not (repo / "mlruns").exists()
+
+
+def test_using_tracking_uri_restores_the_users_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    import mlflow
+
+    from qspec.tracking.store import using_tracking_uri
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5998")
+    with using_tracking_uri("sqlite:///elsewhere.db"):
+        assert mlflow.get_tracking_uri() == "sqlite:///elsewhere.db"
+    assert os.environ["MLFLOW_TRACKING_URI"] == "http://127.0.0.1:5998"
+    assert mlflow.get_tracking_uri() == "http://127.0.0.1:5998"
+
+
+def test_importing_tracking_and_the_predict_command_stays_light() -> None:
+    code = (
+        "import sys, qspec.tracking, qspec.tracking.runs, qspec.tracking.model, qspec.tracking.predict, "
+        "qspec.cli.predict; print(sorted(m for m in ('mlflow', 'qiskit', 'matplotlib', 'pandas') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]"
