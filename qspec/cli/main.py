@@ -53,6 +53,13 @@ def render_error(exc: QspecError) -> None:
 def cli(debug: bool) -> None:
     """GitOps for quantum machine learning: validate specs, plan and apply them to MLflow."""
     _State.debug = debug
+    if not debug:
+        import logging
+
+        # MLflow and alembic log routine INFO lines (database set-up, model logging) to stderr.
+        # MLflow sets its logger's level when it is imported, from this variable (a user's own wins).
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @cli.command()

@@ -1,0 +1,317 @@
+"""``apply(plan, registry, trainer)``: execute a plan's items in order, re-checking each first.
+
+Called by ``qspec.api`` for ``qspec apply``. The plan was computed from a snapshot that may be
+stale by the time an item runs (another apply, a person, a crash half-way through the last apply),
+so every item reads the registry again and does only what is still missing:
+
+- idempotent: an alias already where it should be, a version that exists for its hash, a run that
+  finished meanwhile: skipped, not redone;
+- crash-safe: a run left RUNNING by a dead apply is marked FAILED before retraining; versions are
+  found by hash before registering, so none is registered twice; an alias is set before its
+  ``qspec.alias.*`` record, so a crash between the two leaves no false drift;
+- race-safe: after registering, if another apply registered the same hash first, the version just
+  made (which nothing points at yet) is deleted and the older one used: one version per hash;
+- a failed or blocked item stops only the items that depend on it (its registration, its alias).
+
+Requirements are checked on the run's metrics before REGISTER and gates on the version's metrics
+before an alias moves, whether or not the plan could check them (it cannot for runs it trains).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from qspec.apply.faults import checkpoint
+from qspec.apply.result import ApplyResult, Outcome, Status
+from qspec.apply.trainer import Trainer, TrainRequest
+from qspec.errors import QspecError
+from qspec.plan.actions import Action, Plan, PlanItem
+from qspec.plan.state import (
+    RUN_RUNNING,
+    TAG_MANAGED,
+    TAG_SPEC_HASH,
+    VERSION_TAGS_FROM_RUN,
+    RegisteredModelInfo,
+    RunInfo,
+    VersionInfo,
+    alias_record_tag,
+    check_bounds,
+    short,
+)
+from qspec.registry.base import Registry
+
+Report = Callable[[Outcome], None]
+
+
+def apply(plan: Plan, registry: Registry, trainer: Trainer | None = None, *,
+          report: Report | None = None) -> ApplyResult:
+    """Execute ``plan`` against ``registry``; ``report`` is called with each outcome as it happens
+    (the CLI prints progress from it)."""
+    run = _Apply(registry, trainer)
+    outcomes: list[Outcome] = []
+    for item in plan.items:
+        try:
+            outcome = run.item(item)
+        except QspecError as exc:
+            outcome = Outcome(item, Status.FAILED, str(exc), error=exc)
+        except Exception as exc:  # one broken item must not stop independent ones; the CLI shows it
+            outcome = Outcome(item, Status.FAILED, f"{type(exc).__name__}: {exc}", error=exc)
+        if outcome.status in (Status.FAILED, Status.BLOCKED):
+            run.fail(item, f"{item.subject} {outcome.status.value}")
+        outcomes.append(outcome)
+        if report is not None:
+            report(outcome)
+    return ApplyResult(tuple(outcomes), tuple(run.cleanups))
+
+
+@dataclass
+class _Apply:
+    registry: Registry
+    trainer: Trainer | None
+    cleanups: list[str] = field(default_factory=list)
+    trained: dict[str, RunInfo] = field(default_factory=dict)  # spec hash -> the run trained now
+    versions: dict[tuple[str, str], int] = field(default_factory=dict)  # (model, hash) -> version
+    failed_hashes: dict[str, str] = field(default_factory=dict)  # training failed or blocked
+    failed_versions: dict[tuple[str, str], str] = field(default_factory=dict)
+    failed_models: dict[str, str] = field(default_factory=dict)
+
+    def fail(self, item: PlanItem, why: str) -> None:
+        """Record that dependents of ``item`` cannot proceed."""
+        if item.action is Action.CREATE_MODEL and item.model:
+            self.failed_models[item.model] = why
+        elif item.action is Action.TRAIN and item.spec_hash:
+            self.failed_hashes[item.spec_hash] = why
+        elif item.action in (Action.REGISTER, Action.BLOCKED) and item.model and item.spec_hash and not item.alias:
+            # A blocked build (budget, requirement) leaves its stages nothing to point at.
+            self.failed_versions[(item.model, item.spec_hash)] = why
+
+    def item(self, item: PlanItem) -> Outcome:
+        handlers = {
+            Action.CREATE_MODEL: self.create_model,
+            Action.TRAIN: self.train,
+            Action.REGISTER: self.register,
+            Action.UPDATE_TAGS: self.update_tags,
+            Action.SET_ALIAS: self.point_alias,
+            Action.MOVE_ALIAS: self.point_alias,
+            Action.DELETE_ALIAS: self.delete_alias,
+            Action.DELETE_VERSION: self.delete_version,
+        }
+        if item.action is Action.BLOCKED:
+            return Outcome(item, Status.BLOCKED, item.reason)
+        if item.action is Action.DRIFT:
+            return Outcome(item, Status.REPORTED, item.reason)
+        if item.model in self.failed_models:
+            return Outcome(item, Status.SKIPPED, f"not attempted: {self.failed_models[item.model]}")
+        return handlers[item.action](item)
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    def _managed_model(self, item: PlanItem) -> RegisteredModelInfo | Outcome:
+        assert item.model is not None
+        model = self.registry.get_model(item.model)
+        if model is None:
+            return Outcome(item, Status.FAILED, f"registered model {item.model!r} does not exist")
+        if not model.managed:
+            return Outcome(item, Status.BLOCKED, f"registered model {item.model!r} is not managed by qspec "
+                                                 f"(no tag {TAG_MANAGED}=true); left untouched")
+        return model
+
+    def _versions_with_hash(self, model: RegisteredModelInfo, spec_hash: str) -> list[VersionInfo]:
+        return sorted((v for v in model.versions if v.usable and v.tags.get(TAG_SPEC_HASH) == spec_hash),
+                      key=lambda v: v.version)
+
+    # --- handlers -------------------------------------------------------------------------------
+
+    def create_model(self, item: PlanItem) -> Outcome:
+        assert item.model is not None
+        existing = self.registry.get_model(item.model)
+        if existing is not None:
+            if existing.managed:
+                return Outcome(item, Status.SKIPPED, "already exists")
+            return Outcome(item, Status.BLOCKED, f"a registered model {item.model!r} not managed by qspec "
+                                                 "appeared since the plan; left untouched")
+        self.registry.create_model(item.model, item.tags)
+        return Outcome(item, Status.DONE, "created")
+
+    def train(self, item: PlanItem) -> Outcome:
+        assert item.spec_hash is not None and item.experiment is not None
+        runs = self.registry.runs_for(item.spec_hash)
+        finished = [r for r in runs if r.finished]
+        if finished:
+            return Outcome(item, Status.SKIPPED, f"run {finished[0].run_id} of this spec finished meanwhile",
+                           run_id=finished[0].run_id)
+        if self.trainer is None:
+            return Outcome(item, Status.FAILED, "no trainer was given to apply")
+        for dead in (r for r in runs if r.status == RUN_RUNNING):
+            # Only a crashed apply leaves a qspec run RUNNING when no apply holds it (CI runs applies
+            # one at a time, see the concurrency note in the docs): end it so it is never waited on.
+            self.registry.mark_run_failed(dead.run_id)
+            self.cleanups.append(f"run {dead.run_id} of {item.subject} was left RUNNING by a dead apply: "
+                                 "marked FAILED")
+        request = TrainRequest(item.experiment, item.spec_hash, item.rev, item.spec_path, item.git_commit,
+                               item.estimate)
+        run = self.trainer(request)
+        if run.spec_hash != item.spec_hash:
+            return Outcome(item, Status.FAILED,
+                           f"the trainer ran spec {short(run.spec_hash)}, the plan expected {short(item.spec_hash)}: "
+                           "the specs changed since the plan; plan again", run_id=run.run_id)
+        if not run.finished:
+            return Outcome(item, Status.FAILED, f"run {run.run_id} ended {run.status}", run_id=run.run_id)
+        self.trained[item.spec_hash] = run
+        return Outcome(item, Status.DONE, f"run {run.run_id} finished", run_id=run.run_id)
+
+    def _run_to_register(self, item: PlanItem) -> RunInfo | Outcome:
+        assert item.spec_hash is not None
+        if item.run_id is not None:
+            run = self.registry.get_run(item.run_id)
+            if run is None:
+                return Outcome(item, Status.FAILED, f"run {item.run_id} no longer exists; plan again")
+            return run
+        if item.spec_hash in self.failed_hashes:
+            return Outcome(item, Status.SKIPPED, f"not attempted: {self.failed_hashes[item.spec_hash]}")
+        if item.spec_hash in self.trained:
+            return self.trained[item.spec_hash]
+        finished = [r for r in self.registry.runs_for(item.spec_hash) if r.finished]
+        passing = [r for r in finished if not check_bounds(item.checks, r.metrics)]
+        if passing or finished:
+            return (passing or finished)[0]
+        return Outcome(item, Status.FAILED, f"no finished run of spec {short(item.spec_hash)} to register")
+
+    def register(self, item: PlanItem) -> Outcome:
+        assert item.model is not None and item.spec_hash is not None
+        key = (item.model, item.spec_hash)
+        run = self._run_to_register(item)
+        if isinstance(run, Outcome):
+            return run
+        failures = check_bounds(item.checks, run.metrics)
+        if failures:
+            return Outcome(item, Status.BLOCKED, f"requirement not met by run {run.run_id}: " + "; ".join(failures),
+                           run_id=run.run_id)
+        model = self._managed_model(item)
+        if isinstance(model, Outcome):
+            return model
+        existing = self._versions_with_hash(model, item.spec_hash)
+        if existing:
+            self.versions[key] = existing[0].version
+            return Outcome(item, Status.SKIPPED, f"v{existing[0].version} already holds this spec",
+                           version=existing[0].version, run_id=existing[0].run_id)
+        # The run's tags win over the plan's: a version's managed tags must equal its run's (diff
+        # reports any difference as drift), and an older run of the same hash has older path/commit.
+        tags = {**item.tags, **{k: run.tags[k] for k in VERSION_TAGS_FROM_RUN if k in run.tags}}
+        tags[TAG_SPEC_HASH] = item.spec_hash
+        number = self.registry.register_version(item.model, run, tags)
+        after = self.registry.get_model(item.model)
+        same = self._versions_with_hash(after, item.spec_hash) if after is not None else []
+        if same and same[0].version < number:
+            # Another apply registered this hash first. Ours is newer and nothing points at it yet.
+            self.registry.delete_version(item.model, number)
+            self.cleanups.append(f"{item.model}/v{number}: deleted, a duplicate of v{same[0].version} "
+                                 "registered by a concurrent apply")
+            number = same[0].version
+        self.versions[key] = number
+        checkpoint("registered")
+        return Outcome(item, Status.DONE, f"registered v{number} from run {run.run_id}", version=number,
+                       run_id=run.run_id)
+
+    def _target_version(self, item: PlanItem, model: RegisteredModelInfo) -> int | Outcome:
+        if item.version is not None:
+            return item.version
+        assert item.spec_hash is not None
+        key = (item.model or "", item.spec_hash)
+        if key in self.versions:
+            return self.versions[key]
+        if key in self.failed_versions:
+            return Outcome(item, Status.SKIPPED, f"not attempted: {self.failed_versions[key]}")
+        if item.spec_hash in self.failed_hashes:
+            return Outcome(item, Status.SKIPPED, f"not attempted: {self.failed_hashes[item.spec_hash]}")
+        existing = self._versions_with_hash(model, item.spec_hash)
+        if existing:
+            return existing[0].version
+        return Outcome(item, Status.FAILED, f"no version of spec {short(item.spec_hash)} exists to point at")
+
+    def point_alias(self, item: PlanItem) -> Outcome:
+        assert item.model is not None and item.alias is not None
+        model = self._managed_model(item)
+        if isinstance(model, Outcome):
+            return model
+        target = self._target_version(item, model)
+        if isinstance(target, Outcome):
+            return target
+        record = alias_record_tag(item.alias)
+        if model.aliases.get(item.alias) == target:
+            if model.tags.get(record) != str(target):
+                self.registry.set_model_tags(item.model, {record: str(target)})
+            return Outcome(item, Status.SKIPPED, f"already at v{target}", version=target)
+        version = model.version(target)
+        if version is None:
+            return Outcome(item, Status.FAILED, f"v{target} does not exist", version=target)
+        if item.checks:
+            run = self.registry.get_run(version.run_id) if version.run_id else None
+            failures = check_bounds(item.checks, run.metrics if run is not None else None)
+            if failures:
+                return Outcome(item, Status.BLOCKED, f"gate failed for v{target}: " + "; ".join(failures),
+                               version=target)
+        old = model.aliases.get(item.alias)
+        # Alias first, record second: a crash in between leaves the alias right and only the record
+        # stale, which the next plan repairs as an update-tags (not as drift).
+        self.registry.set_alias(item.model, item.alias, target)
+        self.registry.set_model_tags(item.model, {record: str(target)})
+        return Outcome(item, Status.DONE, f"@{item.alias} " + (f"v{old} -> " if old is not None else "") + f"v{target}",
+                       version=target)
+
+    def delete_alias(self, item: PlanItem) -> Outcome:
+        assert item.model is not None and item.alias is not None
+        model = self._managed_model(item)
+        if isinstance(model, Outcome):
+            return model
+        record = alias_record_tag(item.alias)
+        if item.alias not in model.aliases:
+            if record in model.tags:
+                self.registry.delete_model_tag(item.model, record)
+            return Outcome(item, Status.SKIPPED, "already gone")
+        # Record first: a crash in between leaves an undeclared alias, which the next --prune removes.
+        if record in model.tags:
+            self.registry.delete_model_tag(item.model, record)
+        self.registry.delete_alias(item.model, item.alias)
+        return Outcome(item, Status.DONE, f"deleted @{item.alias} (was v{model.aliases[item.alias]})")
+
+    def delete_version(self, item: PlanItem) -> Outcome:
+        assert item.model is not None and item.version is not None and item.spec_hash is not None
+        model = self._managed_model(item)
+        if isinstance(model, Outcome):
+            return model
+        version = model.version(item.version)
+        if version is None:
+            return Outcome(item, Status.SKIPPED, "already gone")
+        if version.tags.get(TAG_MANAGED) != "true":
+            return Outcome(item, Status.BLOCKED, f"v{item.version} was not made by qspec; left untouched")
+        served = sorted(a for a, v in model.aliases.items() if v == item.version)
+        if served:
+            return Outcome(item, Status.SKIPPED, f"still served by @{', @'.join(served)}; left for a later apply")
+        same = self._versions_with_hash(model, item.spec_hash)
+        if not same or same[0].version >= item.version:
+            return Outcome(item, Status.SKIPPED, "no longer a duplicate")
+        self.registry.delete_version(item.model, item.version)
+        self.cleanups.append(f"{item.model}/v{item.version}: deleted, a duplicate of v{same[0].version}")
+        return Outcome(item, Status.DONE, f"deleted duplicate of v{same[0].version}", version=item.version)
+
+    def update_tags(self, item: PlanItem) -> Outcome:
+        assert item.model is not None
+        model = self._managed_model(item)
+        if isinstance(model, Outcome):
+            return model
+        if item.version is None:
+            missing = {k: v for k, v in item.tags.items() if model.tags.get(k) != v}
+            if missing:
+                self.registry.set_model_tags(item.model, missing)
+        else:
+            version = model.version(item.version)
+            if version is None:
+                return Outcome(item, Status.SKIPPED, f"v{item.version} no longer exists")
+            missing = {k: v for k, v in item.tags.items() if version.tags.get(k) != v}
+            if missing:
+                self.registry.set_version_tags(item.model, item.version, missing)
+        if not missing:
+            return Outcome(item, Status.SKIPPED, "tags already in place")
+        return Outcome(item, Status.DONE, "set " + ", ".join(f"{k}={v!r}" for k, v in sorted(missing.items())))

@@ -1,0 +1,163 @@
+"""What a plan is made of: the ``Action`` enum, one ``PlanItem`` per action, and the ``Plan``.
+
+A plan is plain data (argoproj/gitops-engine, fluxcd ``ChangeSetEntry``): ``diff`` produces it,
+``qspec.plan.render`` prints it, ``qspec.apply`` executes it. Every item names its ``subject``
+and says ``old`` -> ``new`` and why; the typed fields after those are what apply needs to act
+without parsing strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from qspec.plan.state import Estimate
+from qspec.spec.models import Bound
+
+
+class Action(StrEnum):
+    CREATE_MODEL = "create-model"
+    TRAIN = "train"
+    REGISTER = "register"
+    UPDATE_TAGS = "update-tags"
+    SET_ALIAS = "set-alias"
+    MOVE_ALIAS = "move-alias"
+    DELETE_ALIAS = "delete-alias"
+    DELETE_VERSION = "delete-version"
+    BLOCKED = "blocked"
+    DRIFT = "drift"
+
+    @property
+    def changes(self) -> bool:
+        """Whether applying this action changes the registry (blocked and drift only report)."""
+        return self not in (Action.BLOCKED, Action.DRIFT)
+
+    @property
+    def symbol(self) -> str:
+        return _SYMBOLS[self]
+
+    @property
+    def bucket(self) -> str:
+        """The counts line's bucket: train, register, change, delete, blocked or drift."""
+        return _BUCKETS[self]
+
+
+_SYMBOLS = {
+    Action.CREATE_MODEL: "+",
+    Action.TRAIN: "+",
+    Action.REGISTER: "+",
+    Action.SET_ALIAS: "+",
+    Action.UPDATE_TAGS: "~",
+    Action.MOVE_ALIAS: "~",
+    Action.DELETE_ALIAS: "-",
+    Action.DELETE_VERSION: "-",
+    Action.BLOCKED: "!",
+    Action.DRIFT: "?",
+}
+
+_BUCKETS = {
+    Action.TRAIN: "train",
+    Action.REGISTER: "register",
+    Action.CREATE_MODEL: "change",
+    Action.SET_ALIAS: "change",
+    Action.MOVE_ALIAS: "change",
+    Action.UPDATE_TAGS: "change",
+    Action.DELETE_ALIAS: "delete",
+    Action.DELETE_VERSION: "delete",
+    Action.BLOCKED: "blocked",
+    Action.DRIFT: "drift",
+}
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    """One thing apply will do (or, for blocked and drift, report)."""
+
+    action: Action
+    subject: str  # "iris-classifier@staging", "iris-classifier/v3", "iris-vqc#1a2b3c4d5e6f"
+    old: str | None = None
+    new: str | None = None
+    reason: str = ""
+    model: str | None = None
+    alias: str | None = None
+    experiment: str | None = None
+    spec_hash: str | None = None
+    version: int | None = None  # the version acted on or pointed to; None while it does not exist yet
+    run_id: str | None = None
+    rev: str | None = None  # TRAIN of a ref stage: the git ref the spec is read at
+    spec_path: str | None = None
+    git_commit: str | None = None
+    estimate: Estimate | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)  # UPDATE_TAGS / CREATE_MODEL: tags to set
+    checks: Mapping[str, Bound] = field(default_factory=dict)  # requirements (REGISTER) or gates (alias)
+    pending: bool = False  # waits for an earlier item of this plan (a training, a registration)
+
+    def as_dict(self) -> dict[str, object]:
+        est = self.estimate
+        return {
+            "action": self.action.value,
+            "subject": self.subject,
+            "old": self.old,
+            "new": self.new,
+            "reason": self.reason,
+            "model": self.model,
+            "alias": self.alias,
+            "experiment": self.experiment,
+            "spec_hash": self.spec_hash,
+            "version": self.version,
+            "run_id": self.run_id,
+            "rev": self.rev,
+            "pending": self.pending,
+            "tags": dict(self.tags),
+            "checks": {m: b.model_dump(exclude_none=True) for m, b in sorted(self.checks.items())},
+            "estimate": None if est is None else {
+                "circuits": est.circuits, "shots": est.shots, "cost_usd": est.cost_usd, "qpu_seconds": est.qpu_seconds,
+            },
+        }
+
+
+BUCKETS = ("train", "register", "change", "delete", "blocked", "drift")
+
+
+@dataclass(frozen=True)
+class Plan:
+    items: tuple[PlanItem, ...] = ()
+    prune: bool = False
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many items fall in each bucket of the counts line (train, register, change, delete,
+        blocked, drift)."""
+        out = dict.fromkeys(BUCKETS, 0)
+        for item in self.items:
+            out[item.action.bucket] += 1
+        return out
+
+    @property
+    def has_changes(self) -> bool:
+        """Whether apply would change the registry (``plan --detailed-exitcode`` exits 2)."""
+        return any(item.action.changes for item in self.items)
+
+    @property
+    def in_sync(self) -> bool:
+        """Whether the registry matches git: no change, nothing blocked, no drift (``status --check``)."""
+        return not self.items
+
+    def by_action(self, action: Action) -> list[PlanItem]:
+        return [item for item in self.items if item.action is action]
+
+    def estimated_training(self) -> Estimate:
+        """The summed estimate of every TRAIN item (unknown estimates count as zero)."""
+        circuits, shots, cost, seconds = 0, 0, 0.0, 0.0
+        any_shots = False
+        for item in self.by_action(Action.TRAIN):
+            if item.estimate is None:
+                continue
+            circuits += item.estimate.circuits
+            if item.estimate.shots is not None:
+                shots += item.estimate.shots
+                any_shots = True
+            cost += item.estimate.cost_usd
+            seconds += item.estimate.qpu_seconds
+        return Estimate(circuits=circuits, shots=shots if any_shots else None, cost_usd=cost, qpu_seconds=seconds)

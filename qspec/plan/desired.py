@@ -1,0 +1,130 @@
+"""The desired state: a ``SpecSet`` (one revision of the specs) turned into ``DesiredState``.
+
+Called by ``qspec.api`` before ``diff``. Two things are injected so this module stays pure
+(no git, no qiskit): ``resolve_ref(ref, model_name, experiment_name)`` reads the Model's experiment at a git ref
+(``qspec.apply.resolve.GitRefResolver`` is the real one), and ``estimate(experiment)`` prices a
+training (``qspec.quantum``'s ``estimate_resources`` is the real one). A resolver may return None
+or raise a ``QspecError``; either way the stage is blocked with the reason, not the whole plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from qspec.errors import QspecError
+from qspec.plan.state import Budget, Build, DesiredModel, DesiredState, Estimate, Stage
+from qspec.spec.load import Loaded, SpecSet
+from qspec.spec.models import Deployment, Experiment
+
+
+@dataclass(frozen=True)
+class ResolvedSpec:
+    """An experiment as it is at a git ref, as much as the planner needs of it."""
+
+    spec_hash: str
+    experiment: Experiment
+    spec_path: str | None = None
+    git_commit: str | None = None
+
+
+#: (ref, model name, experiment name at HEAD) -> the Model's experiment at that ref, or None.
+RefResolver = Callable[[str, str, str], "ResolvedSpec | None"]
+Estimator = Callable[[Experiment], Any]
+
+
+def to_estimate(value: Any) -> Estimate | None:
+    """An ``Estimate`` from anything shaped like ``qspec.quantum.result.ResourceEstimate``."""
+    if value is None:
+        return None
+    if isinstance(value, Estimate):
+        return value
+    return Estimate(
+        circuits=int(value.circuits),
+        shots=None if value.shots is None else int(value.shots),
+        cost_usd=float(value.cost_usd),
+        qpu_seconds=float(getattr(value, "qpu_seconds", 0.0)),
+    )
+
+
+def desired_state(specs: SpecSet, *, resolve_ref: RefResolver | None = None, estimate: Estimator | None = None,
+                  git_commit: str | None = None) -> DesiredState:
+    """What git declares: per Model, its builds (HEAD and ref stages) and where each alias should be.
+
+    ``git_commit`` is the commit the specs were read at (``specs.revision`` when read from git).
+    """
+    commit = git_commit or specs.revision
+    estimates: dict[str, Estimate | None] = {}
+
+    def priced(spec_hash: str, experiment: Experiment) -> Estimate | None:
+        if estimate is None:
+            return None
+        if spec_hash not in estimates:
+            estimates[spec_hash] = to_estimate(estimate(experiment))
+        return estimates[spec_hash]
+
+    deployments: dict[str, list[Loaded[Deployment]]] = {}
+    for loaded_deployment in sorted(specs.deployments.values(), key=lambda d: d.name):
+        deployments.setdefault(loaded_deployment.resource.spec.model, []).append(loaded_deployment)
+    models: dict[str, DesiredModel] = {}
+    for name, loaded_model in sorted(specs.models.items()):
+        model = loaded_model.resource
+        loaded_exp: Loaded[Experiment] = specs.experiments[model.spec.experiment]
+        head = _build(loaded_exp.hash, loaded_exp.resource, None, loaded_exp.file, commit,
+                      priced(loaded_exp.hash, loaded_exp.resource))
+        builds = {head.spec_hash: head}
+        stages: dict[str, Stage] = {}
+        declared_by: dict[str, str] = {}
+        for deployment in deployments.get(name, []):
+            spec = deployment.resource.spec
+            for alias, stage in spec.stages.items():
+                gates = dict(spec.gates.get(alias, {}))
+                source = stage.describe()
+                if alias in declared_by:
+                    # Two Deployments cannot both own one alias; which one wins would depend on file order.
+                    stages[alias] = Stage(alias, source, gates=gates, error=(
+                        f"stage {alias!r} of Model {name!r} is declared by Deployments {declared_by[alias]!r} "
+                        f"and {deployment.name!r}; keep it in one"))
+                    continue
+                declared_by[alias] = deployment.name
+                if stage.version is not None:
+                    stages[alias] = Stage(alias, source, version=stage.version, gates=gates)
+                elif stage.track is not None:
+                    stages[alias] = Stage(alias, source, spec_hash=head.spec_hash, gates=gates)
+                else:
+                    assert stage.ref is not None
+                    resolved, error = _resolve(resolve_ref, stage.ref, name, model.spec.experiment)
+                    if resolved is None:
+                        stages[alias] = Stage(alias, source, gates=gates, error=error)
+                        continue
+                    build = builds.get(resolved.spec_hash) or _build(
+                        resolved.spec_hash, resolved.experiment, stage.ref, resolved.spec_path,
+                        resolved.git_commit, priced(resolved.spec_hash, resolved.experiment))
+                    builds[build.spec_hash] = build
+                    stages[alias] = Stage(alias, source, spec_hash=build.spec_hash, gates=gates)
+        models[name] = DesiredModel(
+            name=name, experiment=model.spec.experiment, head_hash=head.spec_hash, builds=builds,
+            requirements=dict(model.spec.requirements), stages=stages, spec_path=loaded_model.file,
+            deployment_path=deployments[name][0].file if name in deployments else None,
+        )
+    return DesiredState(models=models, revision=commit)
+
+
+def _build(spec_hash: str, experiment: Experiment, rev: str | None, path: str | None, commit: str | None,
+           estimate: Estimate | None) -> Build:
+    budget = experiment.spec.budget
+    return Build(spec_hash=spec_hash, experiment=experiment.name, rev=rev, spec_path=path, git_commit=commit,
+                 estimate=estimate, budget=Budget(budget.max_shots, budget.max_cost_usd))
+
+
+def _resolve(resolver: RefResolver | None, ref: str, model: str, experiment: str) -> tuple[ResolvedSpec | None, str]:
+    if resolver is None:
+        return None, f"ref {ref}: no git resolver was given to read specs at a ref"
+    try:
+        resolved = resolver(ref, model, experiment)
+    except QspecError as exc:
+        return None, f"ref {ref}: {exc.message}"
+    if resolved is None:
+        return None, f"ref {ref} does not resolve to a revision that declares Experiment {experiment!r}"
+    return resolved, ""

@@ -1,0 +1,332 @@
+"""``diff(desired, actual) -> Plan``: the reconciler's decision, as a pure function.
+
+Called by ``qspec plan``, ``qspec status`` and ``qspec apply`` (through ``qspec.api``). No I/O,
+no MLflow objects: both sides are the plain records of ``qspec.plan.state``, so every rule below
+is tested table-style in ``tests/plan``.
+
+Rules, per Model git declares (sorted by name, so a plan reads the same every time):
+
+- A registered model of that name that is not tagged ``qspec.managed=true`` is never touched:
+  the model is blocked. A missing one is created.
+- Each build (the spec at HEAD, and at every ``ref:`` stage) needs one version. A version with
+  that hash: nothing to do (higher duplicates from a race are deleted). Else a finished run that
+  met the requirements: register it. A finished run that missed them: blocked (the same spec
+  trains the same result; change the spec). No finished run: train (unless the estimate exceeds
+  the budget: blocked), then register once the requirements are checked on the new run.
+- Each stage's alias should point at its build's version (or the adopted ``version: N``). Missing:
+  set; elsewhere: move, after its gates pass on the version's metrics (checked now when the
+  version exists, by apply after training otherwise). A ``qspec.alias.<alias>`` record that
+  differs from the alias means a person moved it: drift, healed by the move.
+- An alias git does not declare on a managed model is drift; with ``prune`` it is deleted.
+- Version tags edited by hand (they differ from their run's tags) are drift, healed by update-tags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from qspec.plan.actions import Action, Plan, PlanItem
+from qspec.plan.state import (
+    TAG_GIT_COMMIT,
+    TAG_MANAGED,
+    TAG_SPEC_HASH,
+    TAG_SPEC_NAME,
+    TAG_SPEC_PATH,
+    VERSION_TAGS_FROM_RUN,
+    ActualState,
+    Build,
+    DesiredModel,
+    DesiredState,
+    Estimate,
+    RegisteredModelInfo,
+    RunInfo,
+    Stage,
+    alias_record_tag,
+    check_bounds,
+    describe_bounds,
+    short,
+)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Where a build stands after this plan: an existing version, one this plan makes, or blocked."""
+
+    version: int | None = None
+    pending: bool = False
+    blocked: str | None = None
+
+
+def diff(desired: DesiredState, actual: ActualState, *, prune: bool = False,
+         only: Collection[str] | None = None) -> Plan:
+    """The plan that makes ``actual`` match ``desired``.
+
+    ``only`` limits the plan to those model names (``--only``, or what ``--base`` found changed);
+    ``prune`` turns reported undeclared aliases into deletions.
+    """
+    items: list[PlanItem] = []
+    training: set[str] = set()  # hashes that already have a TRAIN item: two models may share a spec
+    for name in sorted(desired.models):
+        if only is not None and name not in only:
+            continue
+        items.extend(_diff_model(desired.models[name], actual.models.get(name), actual, prune, training))
+    for name in sorted(actual.models):
+        model = actual.models[name]
+        if name in desired.models or not model.managed or (only is not None and name not in only):
+            continue
+        # A managed model git no longer declares keeps its versions (history); only its aliases
+        # still serve, so only they are reported or pruned. Once they are gone it is in sync.
+        for alias, version in sorted(model.aliases.items()):
+            items.append(_undeclared_alias(name, alias, version, prune, "its Model is no longer declared in git"))
+    return Plan(tuple(items), prune=prune)
+
+
+def _diff_model(model: DesiredModel, registered: RegisteredModelInfo | None, actual: ActualState,
+                prune: bool, training: set[str]) -> list[PlanItem]:
+    name = model.name
+    if registered is not None and not registered.managed:
+        return [PlanItem(
+            Action.BLOCKED, name, model=name,
+            reason=f"a registered model {name!r} exists that qspec does not manage (no tag {TAG_MANAGED}=true); "
+                   f"qspec never changes it: rename the Model, or tag the registered model to adopt it",
+        )]
+    out: list[PlanItem] = []
+    if registered is None:
+        out.append(PlanItem(Action.CREATE_MODEL, name, model=name, tags={TAG_MANAGED: "true"},
+                            reason=f"git declares Model {name!r}"))
+        registered = RegisteredModelInfo(name)
+
+    targets: dict[str, _Target] = {}
+    duplicates: list[tuple[int, int, str]] = []  # (duplicate, kept, hash)
+    for spec_hash in sorted(model.builds, key=lambda h: (h != model.head_hash, h)):
+        build = model.builds[spec_hash]
+        existing = actual.versions_with_hash(registered, spec_hash)
+        if existing:
+            targets[spec_hash] = _Target(version=existing[0].version)
+            # Only versions qspec made are cleaned up; one a person registered from the same run stays.
+            duplicates.extend((v.version, existing[0].version, spec_hash) for v in existing[1:]
+                              if v.tags.get(TAG_MANAGED) == "true")
+            continue
+        targets[spec_hash] = _plan_build(model, build, actual.runs_by_hash.get(spec_hash, []), training, out)
+
+    out.extend(_version_tag_drift(registered, actual))
+
+    moving: set[str] = set()
+    records = registered.alias_records()
+    for alias, stage in sorted(model.stages.items()):
+        out.extend(_plan_stage(model, registered, actual, stage, targets, records.get(alias)))
+        if any(i.alias == alias and i.action in (Action.MOVE_ALIAS, Action.SET_ALIAS) for i in out):
+            moving.add(alias)
+    for alias, version in sorted(registered.aliases.items()):
+        if alias not in model.stages:
+            out.append(_undeclared_alias(name, alias, version, prune, "git does not declare this stage"))
+            if prune:
+                moving.add(alias)
+
+    # A duplicate still served by an alias that stays is left for a later apply, after the move.
+    served = {v for a, v in registered.aliases.items() if a not in moving}
+    pinned = {s.version for s in model.stages.values() if s.version is not None}
+    for dup, kept, spec_hash in duplicates:
+        if dup in served or dup in pinned:
+            continue
+        out.append(PlanItem(
+            Action.DELETE_VERSION, f"{name}/v{dup}", old=f"v{dup}", model=name, version=dup, spec_hash=spec_hash,
+            reason=f"duplicate of v{kept} (same spec {short(spec_hash)}, left by two applies racing)",
+        ))
+    return out
+
+
+def _plan_build(model: DesiredModel, build: Build, runs: list[RunInfo], training: set[str],
+                out: list[PlanItem]) -> _Target:
+    name, spec_hash = model.name, build.spec_hash
+    finished = [r for r in runs if r.finished]
+    if finished:
+        passing = [r for r in finished if not check_bounds(model.requirements, r.metrics)]
+        if passing:
+            run = passing[0]
+            out.append(PlanItem(
+                Action.REGISTER, name, new=f"version of {build.label} from run {run.run_id}", model=name,
+                experiment=build.experiment, spec_hash=spec_hash, run_id=run.run_id, checks=model.requirements,
+                tags=_version_tags(build),
+                reason=f"run {run.run_id} of {build.label} met the requirements"
+                       + (f" ({describe_bounds(model.requirements)})" if model.requirements else ""),
+            ))
+            return _Target(pending=True)
+        run = finished[0]
+        failures = "; ".join(check_bounds(model.requirements, run.metrics))
+        why = f"requirement not met by run {run.run_id}: {failures}"
+        out.append(PlanItem(Action.BLOCKED, f"{name}: {build.label}", model=name, experiment=build.experiment,
+                            spec_hash=spec_hash, run_id=run.run_id, reason=why + " (change the spec to retrain)"))
+        return _Target(blocked="requirement not met")
+
+    over = build.budget.exceeded_by(build.estimate)
+    if over is not None:
+        out.append(PlanItem(Action.BLOCKED, build.label, model=name, experiment=build.experiment,
+                            spec_hash=spec_hash, estimate=build.estimate, rev=build.rev, reason=over))
+        return _Target(blocked="budget exceeded")
+
+    if spec_hash not in training:
+        training.add(spec_hash)
+        out.append(PlanItem(
+            Action.TRAIN, build.label, new=describe_estimate(build.estimate), model=name,
+            experiment=build.experiment, spec_hash=spec_hash, rev=build.rev, spec_path=build.spec_path,
+            git_commit=build.git_commit, estimate=build.estimate, reason=_train_reason(build, runs),
+        ))
+    checks = model.requirements
+    out.append(PlanItem(
+        Action.REGISTER, name, new=f"version of {build.label}", model=name, experiment=build.experiment,
+        spec_hash=spec_hash, checks=checks, tags=_version_tags(build), pending=True,
+        reason="after training" + (f", if {describe_bounds(checks)}" if checks else ""),
+    ))
+    return _Target(pending=True)
+
+
+def _train_reason(build: Build, runs: list[RunInfo]) -> str:
+    where = f" at {build.rev}" if build.rev else ""
+    running = [r.run_id for r in runs if r.status == "RUNNING"]
+    failed = [r.run_id for r in runs if r.status in ("FAILED", "KILLED")]
+    if running:
+        return (f"no finished run of spec {short(build.spec_hash)}{where}; run {', '.join(running)} is still RUNNING "
+                f"with no apply holding it (presumed dead), it will be marked FAILED")
+    if failed:
+        return f"no finished run of spec {short(build.spec_hash)}{where}; the last run ({failed[-1]}) failed"
+    return f"no run of spec {short(build.spec_hash)}{where} yet"
+
+
+def _version_tags(build: Build) -> dict[str, str]:
+    tags = {TAG_MANAGED: "true", TAG_SPEC_HASH: build.spec_hash, TAG_SPEC_NAME: build.experiment}
+    if build.spec_path:
+        tags[TAG_SPEC_PATH] = build.spec_path
+    if build.git_commit:
+        tags[TAG_GIT_COMMIT] = build.git_commit
+    return tags
+
+
+def _plan_stage(model: DesiredModel, registered: RegisteredModelInfo, actual: ActualState, stage: Stage,
+                targets: dict[str, _Target], record: str | None) -> list[PlanItem]:
+    name, alias = model.name, stage.alias
+    subject = f"{name}@{alias}"
+    current = registered.aliases.get(alias)
+    old = None if current is None else f"v{current}"
+
+    def item(action: Action, **fields: Any) -> PlanItem:
+        return PlanItem(action, subject, model=name, alias=alias, spec_hash=stage.spec_hash, **fields)
+
+    if stage.error is not None:
+        return [item(Action.BLOCKED, old=old, reason=stage.error)]
+    if stage.version is not None:
+        found = registered.version(stage.version)
+        if found is None or not found.usable:
+            return [item(Action.BLOCKED, old=old,
+                         reason=f"{stage.source}: version {stage.version} of {name!r} does not exist in the registry")]
+        target = _Target(version=stage.version)
+        what = f"v{stage.version}"
+    else:
+        assert stage.spec_hash is not None
+        target = targets[stage.spec_hash]
+        label = model.builds[stage.spec_hash].label
+        what = f"v{target.version}" if target.version is not None else f"the new version of {label}"
+        if target.blocked is not None:
+            return [item(Action.BLOCKED, old=old,
+                         reason=f"{stage.source}: no version of {label} to point at ({target.blocked})")]
+
+    out: list[PlanItem] = []
+    if target.version is not None and current == target.version:
+        if record != str(current):
+            out.append(PlanItem(Action.UPDATE_TAGS, name, old=record, new=str(current), model=name, alias=alias,
+                                tags={alias_record_tag(alias): str(current)},
+                                reason=f"record that qspec manages @{alias} (at v{current})"))
+        return out
+
+    healing = False
+    if record is not None and current is not None and record != str(current):
+        healing = True
+        out.append(PlanItem(Action.DRIFT, subject, old=f"v{record}", new=f"v{current}", model=name, alias=alias,
+                            reason=f"alias moved by hand (qspec set it to v{record}, git did not change)"))
+    elif record is not None and current is None:
+        healing = True
+        out.append(PlanItem(Action.DRIFT, subject, old=f"v{record}", new=None, model=name, alias=alias,
+                            reason=f"alias deleted by hand (qspec set it to v{record}, git did not change)"))
+
+    gates = dict(stage.gates)
+    if target.version is not None and gates:
+        version = registered.version(target.version)
+        metrics = actual.version_metrics(version) if version is not None else None
+        failures = check_bounds(gates, metrics)
+        if failures:
+            out.append(item(Action.BLOCKED, old=old, new=what, version=target.version, checks=gates,
+                            reason=f"gate failed for v{target.version}: " + "; ".join(failures)))
+            return out
+
+    why = ("heal drift: " if healing else "") + f"git declares {stage.source}"
+    if target.pending:
+        why += ", once the version exists" + (f" and passes the gate ({describe_bounds(gates)})" if gates else "")
+    elif gates:
+        why += f"; gate passed ({describe_bounds(gates)})"
+    action = Action.SET_ALIAS if current is None else Action.MOVE_ALIAS
+    out.append(item(action, old=old, new=what, version=target.version, checks=gates, pending=target.pending,
+                    reason=why))
+    return out
+
+
+def _undeclared_alias(name: str, alias: str, version: int, prune: bool, why: str) -> PlanItem:
+    subject = f"{name}@{alias}"
+    if prune:
+        return PlanItem(Action.DELETE_ALIAS, subject, old=f"v{version}", model=name, alias=alias, version=version,
+                        reason=f"{why} (--prune)")
+    # Nothing moved: the alias is simply there at v<version>, so drift shows where it is, not a change.
+    return PlanItem(Action.DRIFT, subject, new=f"v{version}", model=name, alias=alias, version=version,
+                    reason=f"{why}; would be deleted with --prune")
+
+
+def _version_tag_drift(registered: RegisteredModelInfo, actual: ActualState) -> list[PlanItem]:
+    out: list[PlanItem] = []
+    for version in sorted(registered.versions, key=lambda v: v.version):
+        run = actual.runs_by_id.get(version.run_id or "")
+        if run is None or run.tags.get(TAG_MANAGED) != "true":
+            continue
+        if not any(k.startswith("qspec.") for k in version.tags):
+            continue  # registered by a person from a qspec run, never tagged by qspec: not ours to edit
+        wanted = {k: run.tags[k] for k in VERSION_TAGS_FROM_RUN if k in run.tags}
+        changed = {k: v for k, v in wanted.items() if version.tags.get(k) != v}
+        if not changed:
+            continue
+        subject = f"{registered.name}/v{version.version}"
+        old = ", ".join(f"{k}={version.tags.get(k)!r}" for k in sorted(changed))
+        new = ", ".join(f"{k}={v!r}" for k, v in sorted(changed.items()))
+        out.append(PlanItem(Action.DRIFT, subject, old=old, new=new, model=registered.name, version=version.version,
+                            run_id=run.run_id, reason="managed tags edited by hand"))
+        out.append(PlanItem(Action.UPDATE_TAGS, subject, old=old, new=new, model=registered.name,
+                            version=version.version, run_id=run.run_id, tags=changed,
+                            reason=f"restore the tags of run {run.run_id}"))
+    return out
+
+
+def describe_estimate(estimate: Estimate | None) -> str:
+    if estimate is None:
+        return "cost unknown"
+    shots = "exact (no shots)" if estimate.shots is None else f"{estimate.shots:,} shots"
+    return f"{estimate.circuits:,} circuits, {shots}, ${estimate.cost_usd:,.2f}"
+
+
+def changed_models(now: DesiredState, base: DesiredState) -> set[str]:
+    """The models whose desired state differs between two revisions (``plan --base``): a new or
+    changed build hash, stage, requirement or gate."""
+    out: set[str] = set()
+    for name, model in now.models.items():
+        before = base.models.get(name)
+        if before is None or _fingerprint(before) != _fingerprint(model):
+            out.add(name)
+    return out
+
+
+def _fingerprint(model: DesiredModel) -> object:
+    stages = tuple(sorted(
+        (s.alias, s.source, s.spec_hash, s.version, s.error,
+         tuple(sorted((m, b.min, b.max) for m, b in s.gates.items())))
+        for s in model.stages.values()
+    ))
+    requirements = tuple(sorted((m, b.min, b.max) for m, b in model.requirements.items()))
+    return (model.experiment, model.head_hash, tuple(sorted(model.builds)), stages, requirements)

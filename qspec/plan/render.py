@@ -1,0 +1,134 @@
+"""A ``Plan`` as text (terraform-like, for a terminal), markdown (for a PR comment) or JSON.
+
+Pure string rendering, called by ``qspec/cli``; nothing here prints. The text form lists drift
+first (as terraform lists objects changed outside of it), then the actions with ``+``, ``~``, ``-``,
+``!`` and a counts line. Colour, if any, is the CLI's business.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from qspec.plan.actions import Action, Plan, PlanItem
+from qspec.plan.diff import describe_estimate
+
+
+def summary_line(plan: Plan) -> str:
+    c = plan.counts
+    line = (f"Plan: {c['train']} to train, {c['register']} to register, {c['change']} to change, "
+            f"{c['delete']} to delete.")
+    extra = []
+    if c["blocked"]:
+        extra.append(f"{c['blocked']} blocked")
+    if c["drift"]:
+        extra.append(f"{c['drift']} drifted")
+    return line + (f" ({', '.join(extra)})" if extra else "")
+
+
+def _change(item: PlanItem) -> str:
+    if item.old is not None and item.new is not None:
+        return f"{item.old} -> {item.new}"
+    if item.new is not None:
+        return f"-> {item.new}" if item.action in (Action.SET_ALIAS, Action.MOVE_ALIAS) else item.new
+    if item.old is not None:
+        return f"{item.old} -> (none)" if item.action in (Action.DRIFT, Action.DELETE_ALIAS) else item.old
+    return ""
+
+
+def render_text(plan: Plan) -> str:
+    drift = plan.by_action(Action.DRIFT)
+    acts = [i for i in plan.items if i.action is not Action.DRIFT]
+    if not plan.items:
+        return "No changes. The registry matches git.\n"
+    lines: list[str] = []
+    width = max(len(i.subject) for i in plan.items)
+    if drift:
+        lines.append("Drift (the registry differs from git, not through a git change):")
+        lines.append("")
+        for item in drift:
+            lines.append(_text_line(item, width))
+        lines.append("")
+    if acts:
+        lines.append("qspec will perform the following actions:")
+        lines.append("")
+        for item in acts:
+            lines.append(_text_line(item, width))
+        lines.append("")
+        total = plan.estimated_training()
+        if plan.by_action(Action.TRAIN):
+            lines.append(f"Estimated training: {describe_estimate(total)}.")
+    lines.append(summary_line(plan))
+    if drift and not plan.prune and any(i.alias and "--prune" in i.reason for i in drift):
+        lines.append("hint: aliases git does not declare are only reported; run apply --prune to delete them")
+    return "\n".join(lines) + "\n"
+
+
+def _text_line(item: PlanItem, width: int) -> str:
+    change = _change(item)
+    line = f"  {item.action.symbol} {item.action.value:<14} {item.subject:<{width}}  {change}".rstrip()
+    return line + (f"\n      {item.reason}" if item.reason else "")
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(plan: Plan, *, title: str = "qspec plan") -> str:
+    """The PR comment: a summary, what would be trained and what it costs, and the actions table."""
+    lines = [f"### {title}", "", f"**{summary_line(plan)}**", ""]
+    if not plan.items:
+        lines.append("No changes. The registry matches git.")
+        return "\n".join(lines) + "\n"
+    trains = plan.by_action(Action.TRAIN)
+    if trains:
+        lines += ["#### Training", "", "| experiment | spec | circuits | shots | est. cost |",
+                  "| --- | --- | ---: | ---: | ---: |"]
+        for item in trains:
+            est = item.estimate
+            circuits = "?" if est is None else f"{est.circuits:,}"
+            shots = "?" if est is None else ("exact" if est.shots is None else f"{est.shots:,}")
+            cost = "?" if est is None else f"${est.cost_usd:,.2f}"
+            where = f" at `{item.rev}`" if item.rev else ""
+            spec = (item.spec_hash or "")[:12]
+            lines.append(f"| `{item.experiment}`{where} | `{spec}` | {circuits} | {shots} | {cost} |")
+        total = plan.estimated_training()
+        shots_total = "exact" if total.shots is None else f"{total.shots:,}"
+        lines += [f"| **total** | | **{total.circuits:,}** | **{shots_total}** | **${total.cost_usd:,.2f}** |", ""]
+    blocked = plan.by_action(Action.BLOCKED)
+    if blocked:
+        lines += ["> [!WARNING]", f"> {len(blocked)} action{'s' if len(blocked) != 1 else ''} blocked:"]
+        lines += [f"> - `{_md_escape(i.subject)}`: {_md_escape(i.reason)}" for i in blocked]
+        lines.append("")
+    lines += ["#### Actions", "", "| | action | subject | change | reason |", "| --- | --- | --- | --- | --- |"]
+    for item in plan.items:
+        change = _md_escape(_change(item))
+        lines.append(f"| `{item.action.symbol}` | {item.action.value} | `{_md_escape(item.subject)}` | {change} | "
+                     f"{_md_escape(item.reason)} |")
+    return "\n".join(lines) + "\n"
+
+
+def plan_as_dict(plan: Plan) -> dict[str, Any]:
+    total = plan.estimated_training()
+    return {
+        "format_version": 1,
+        "prune": plan.prune,
+        "has_changes": plan.has_changes,
+        "in_sync": plan.in_sync,
+        "counts": plan.counts,
+        "estimated_training": {"circuits": total.circuits, "shots": total.shots, "cost_usd": total.cost_usd,
+                               "qpu_seconds": total.qpu_seconds},
+        "items": [item.as_dict() for item in plan.items],
+    }
+
+
+def render_json(plan: Plan) -> str:
+    return json.dumps(plan_as_dict(plan), indent=2, sort_keys=False) + "\n"
+
+
+def render(plan: Plan, fmt: str) -> str:
+    """``fmt`` is text, markdown or json (the CLI's ``--format``)."""
+    renderers = {"text": render_text, "markdown": render_markdown, "json": render_json}
+    if fmt not in renderers:
+        raise ValueError(f"unknown plan format {fmt!r}; one of: {', '.join(renderers)}")
+    return renderers[fmt](plan)

@@ -1,0 +1,230 @@
+"""The two sides of a diff, as plain frozen records: what git declares and what the registry holds.
+
+``DesiredState`` is built from a ``SpecSet`` by ``qspec.plan.desired``; ``ActualState`` is the
+snapshot a ``qspec.registry`` adapter takes of MLflow. ``qspec.plan.diff`` pairs them. Neither
+side holds an MLflow, git or pydantic-loading object beyond the spec's own ``Bound``, so a test
+can write both sides by hand and a diff is reproducible from its two inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from qspec.spec.models import Bound
+
+# Tags qspec writes (DESIGN.md, "Identity"). Runs and versions carry all of them.
+TAG_MANAGED = "qspec.managed"
+TAG_SPEC_HASH = "qspec.spec_hash"
+TAG_SPEC_NAME = "qspec.spec_name"
+TAG_SPEC_PATH = "qspec.spec_path"
+TAG_GIT_COMMIT = "qspec.git_commit"
+TAG_GIT_DIRTY = "qspec.git_dirty"
+#: A registered-model tag ``qspec.alias.<alias> = <version>`` records where qspec last pointed an
+#: alias. It is how a plan tells "git changed" (record == alias) from "moved by hand" (record != alias).
+TAG_ALIAS_PREFIX = "qspec.alias."
+#: Version tags that must equal the tags of the run the version was built from; the run's tags are
+#: immutable in practice, so a version that differs was edited by hand.
+VERSION_TAGS_FROM_RUN = (TAG_MANAGED, TAG_SPEC_HASH, TAG_SPEC_NAME, TAG_SPEC_PATH, TAG_GIT_COMMIT)
+
+RUN_FINISHED = "FINISHED"
+RUN_RUNNING = "RUNNING"
+RUN_FAILED = "FAILED"
+
+
+def alias_record_tag(alias: str) -> str:
+    return TAG_ALIAS_PREFIX + alias
+
+
+def short(spec_hash: str | None) -> str:
+    """The first 12 hex digits of a hash, as plans and logs show it."""
+    return (spec_hash or "?")[:12]
+
+
+# --- desired ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What training one spec will cost (mirrors ``qspec.quantum.result.ResourceEstimate``)."""
+
+    circuits: int
+    shots: int | None  # None: exact expectation values, no sampling
+    cost_usd: float
+    qpu_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Budget:
+    max_shots: int | None = None
+    max_cost_usd: float | None = None
+
+    def exceeded_by(self, estimate: Estimate | None) -> str | None:
+        """Why ``estimate`` does not fit this budget, or None when it fits (or is unknown)."""
+        if estimate is None:
+            return None
+        if self.max_shots is not None and estimate.shots is not None and estimate.shots > self.max_shots:
+            return f"budget exceeded: an estimated {estimate.shots:,} shots > max_shots {self.max_shots:,}"
+        if self.max_cost_usd is not None and estimate.cost_usd > self.max_cost_usd:
+            return (
+                f"budget exceeded: an estimated cost of ${estimate.cost_usd:,.2f} "
+                f"> max_cost_usd ${self.max_cost_usd:,.2f}"
+            )
+        return None
+
+
+@dataclass(frozen=True)
+class Build:
+    """One experiment spec (identified by its hash) of which a model needs a version."""
+
+    spec_hash: str
+    experiment: str  # the Experiment's metadata.name at that revision
+    rev: str | None = None  # None: the revision being planned; else the git ref it was read at
+    spec_path: str | None = None
+    git_commit: str | None = None
+    estimate: Estimate | None = None
+    budget: Budget = Budget()
+
+    @property
+    def label(self) -> str:
+        return f"{self.experiment}#{short(self.spec_hash)}"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A deployment stage: the alias and which version git wants it on."""
+
+    alias: str
+    source: str  # how git declares it: "track HEAD", "ref v1.0", "version 3"
+    spec_hash: str | None = None  # track and ref stages
+    version: int | None = None  # version stages
+    gates: Mapping[str, Bound] = field(default_factory=dict)
+    error: str | None = None  # why the stage cannot be resolved (a ref that does not resolve)
+
+
+@dataclass(frozen=True)
+class DesiredModel:
+    name: str
+    experiment: str
+    head_hash: str
+    builds: Mapping[str, Build]  # spec hash -> build; the HEAD build and every ref stage's build
+    requirements: Mapping[str, Bound] = field(default_factory=dict)
+    stages: Mapping[str, Stage] = field(default_factory=dict)
+    spec_path: str | None = None  # where the Model is declared
+    deployment_path: str | None = None
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    models: Mapping[str, DesiredModel]
+    revision: str | None = None
+
+
+# --- actual -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A tracking run that qspec made (tagged with a spec hash)."""
+
+    run_id: str
+    spec_hash: str | None
+    status: str  # FINISHED | FAILED | RUNNING | KILLED | SCHEDULED
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+    start_time: int | None = None  # ms since the epoch
+    experiment_id: str | None = None
+    model_uri: str | None = None  # what a version registers as its source, when the run says
+
+    @property
+    def finished(self) -> bool:
+        return self.status == RUN_FINISHED
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    version: int
+    run_id: str | None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    status: str = "READY"  # READY | PENDING_REGISTRATION | FAILED_REGISTRATION
+    source: str | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.status != "FAILED_REGISTRATION"
+
+
+@dataclass(frozen=True)
+class RegisteredModelInfo:
+    name: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+    versions: tuple[VersionInfo, ...] = ()
+    aliases: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def managed(self) -> bool:
+        return self.tags.get(TAG_MANAGED) == "true"
+
+    def version(self, number: int) -> VersionInfo | None:
+        for version in self.versions:
+            if version.version == number:
+                return version
+        return None
+
+    def alias_records(self) -> dict[str, str]:
+        """alias -> the version qspec last set it to, from the ``qspec.alias.*`` tags."""
+        return {k.removeprefix(TAG_ALIAS_PREFIX): v for k, v in self.tags.items() if k.startswith(TAG_ALIAS_PREFIX)}
+
+
+@dataclass(frozen=True)
+class ActualState:
+    """One snapshot of the registry and of the runs qspec made."""
+
+    models: Mapping[str, RegisteredModelInfo] = field(default_factory=dict)
+    runs: tuple[RunInfo, ...] = ()
+
+    @cached_property
+    def runs_by_id(self) -> dict[str, RunInfo]:
+        return {run.run_id: run for run in self.runs}
+
+    @cached_property
+    def runs_by_hash(self) -> dict[str, list[RunInfo]]:
+        out: dict[str, list[RunInfo]] = {}
+        for run in sorted(self.runs, key=lambda r: (r.start_time or 0, r.run_id)):
+            if run.spec_hash is not None:
+                out.setdefault(run.spec_hash, []).append(run)
+        return out
+
+    def version_hash(self, version: VersionInfo) -> str | None:
+        """The spec hash a version was built from: its run's tag when the run is known (immutable),
+        else the version's own tag."""
+        run = self.runs_by_id.get(version.run_id or "")
+        if run is not None and run.spec_hash is not None:
+            return run.spec_hash
+        return version.tags.get(TAG_SPEC_HASH)
+
+    def version_metrics(self, version: VersionInfo) -> Mapping[str, float] | None:
+        run = self.runs_by_id.get(version.run_id or "")
+        return run.metrics if run is not None else None
+
+    def versions_with_hash(self, model: RegisteredModelInfo, spec_hash: str) -> list[VersionInfo]:
+        """Usable versions of ``model`` built from ``spec_hash``, lowest first."""
+        found = [v for v in model.versions if v.usable and self.version_hash(v) == spec_hash]
+        return sorted(found, key=lambda v: v.version)
+
+
+def check_bounds(bounds: Mapping[str, Bound], metrics: Mapping[str, float] | None) -> list[str]:
+    """Each bound that ``metrics`` fails, described; a missing metric fails its bound."""
+    failures: list[str] = []
+    for metric, bound in sorted(bounds.items()):
+        value = None if metrics is None else metrics.get(metric)
+        if value is None:
+            failures.append(f"{metric} was not recorded (needs {bound.describe()})")
+        elif not bound.admits(value):
+            failures.append(f"{metric} = {value:.4g} (needs {bound.describe()})")
+    return failures
+
+
+def describe_bounds(bounds: Mapping[str, Bound]) -> str:
+    return ", ".join(f"{metric} {bound.describe()}" for metric, bound in sorted(bounds.items()))

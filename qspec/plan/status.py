@@ -1,0 +1,128 @@
+"""``status(desired, actual)``: per managed model, its aliases and whether each matches git.
+
+What ``qspec status`` shows (and ``status --check`` exits 2 on when anything is out of sync). It is
+read off the plan ``diff`` makes, so status and plan can never disagree about what is in sync.
+Pure, like the rest of ``qspec.plan``; rendering as text is here too, JSON is ``as_dict``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from qspec.plan.actions import Action, Plan
+from qspec.plan.diff import diff
+from qspec.plan.state import ActualState, DesiredState
+
+IN_SYNC = "in sync"
+OUT_OF_SYNC = "out of sync"  # git changed; apply would change the registry
+DRIFT = "drift"  # the registry changed without git
+BLOCKED = "blocked"
+UNDECLARED = "undeclared"  # on a managed model, git does not declare it (removed only with --prune)
+MISSING = "missing"  # git declares it, the registry has no such alias yet
+
+
+@dataclass(frozen=True)
+class AliasStatus:
+    alias: str
+    version: int | None  # where the alias points now
+    declared: str | None  # how git declares it ("track HEAD", "ref v1.0", "version 3"), None if not
+    state: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    name: str
+    declared: bool  # git declares a Model of this name
+    managed: bool
+    versions: int
+    aliases: tuple[AliasStatus, ...]
+    state: str  # the model's own state (versions to train or register), before its aliases
+    note: str = ""
+
+    @property
+    def in_sync(self) -> bool:
+        return self.state == IN_SYNC and all(a.state == IN_SYNC for a in self.aliases)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "declared": self.declared, "managed": self.managed, "versions": self.versions,
+                "state": self.state, "note": self.note, "in_sync": self.in_sync,
+                "aliases": [a.__dict__ for a in self.aliases]}
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    models: tuple[ModelStatus, ...]
+    plan: Plan
+
+    @property
+    def in_sync(self) -> bool:
+        return self.plan.in_sync
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"in_sync": self.in_sync, "models": [m.as_dict() for m in self.models]}
+
+
+_ALIAS_STATE = {
+    Action.BLOCKED: BLOCKED,
+    Action.DRIFT: DRIFT,
+    Action.SET_ALIAS: MISSING,
+    Action.MOVE_ALIAS: OUT_OF_SYNC,
+    Action.DELETE_ALIAS: UNDECLARED,
+    Action.UPDATE_TAGS: OUT_OF_SYNC,
+}
+# When several items concern one alias (drift and the move that heals it), the first listed wins.
+_PRECEDENCE = (BLOCKED, DRIFT, UNDECLARED, MISSING, OUT_OF_SYNC)
+
+
+def status(desired: DesiredState, actual: ActualState) -> StatusReport:
+    """Every model git declares or qspec manages, with its aliases (unmanaged undeclared models are
+    not qspec's business and are left out)."""
+    plan = diff(desired, actual)
+    by_subject: dict[str, list[tuple[str, str]]] = {}
+    for item in plan.items:
+        key = f"{item.model}@{item.alias}" if item.alias else (item.model or item.subject)
+        state = _ALIAS_STATE.get(item.action, OUT_OF_SYNC) if item.alias else (
+            BLOCKED if item.action is Action.BLOCKED else DRIFT if item.action is Action.DRIFT else OUT_OF_SYNC)
+        if item.action is Action.DRIFT and item.alias and "--prune" in item.reason:
+            state = UNDECLARED
+        by_subject.setdefault(key, []).append((state, f"{item.action.value}: {item.reason}"))
+
+    def pick(key: str) -> tuple[str, str]:
+        found = by_subject.get(key, [])
+        if not found:
+            return IN_SYNC, ""
+        best = min(found, key=lambda f: _PRECEDENCE.index(f[0]))
+        return best[0], "; ".join(note for _, note in found)
+
+    out: list[ModelStatus] = []
+    for name in sorted(set(desired.models) | {n for n, m in actual.models.items() if m.managed}):
+        want = desired.models.get(name)
+        have = actual.models.get(name)
+        stages = want.stages if want is not None else {}
+        aliases = []
+        for alias in sorted(set(stages) | set(have.aliases if have is not None else {})):
+            state, note = pick(f"{name}@{alias}")
+            current = have.aliases.get(alias) if have is not None else None
+            declared = stages[alias].source if alias in stages else None
+            aliases.append(AliasStatus(alias, current, declared, state, note))
+        state, note = pick(name)
+        out.append(ModelStatus(
+            name=name, declared=want is not None, managed=have.managed if have is not None else False,
+            versions=len(have.versions) if have is not None else 0, aliases=tuple(aliases), state=state, note=note,
+        ))
+    return StatusReport(tuple(out), plan)
+
+
+def render_status(result: StatusReport) -> str:
+    lines = []
+    for model in result.models:
+        flag = "declared" if model.declared else "not declared in git"
+        lines.append(f"{model.name}  ({model.versions} version{'s' if model.versions != 1 else ''}, {flag})  "
+                     f"{model.state if model.state != IN_SYNC or not model.aliases else ''}".rstrip())
+        for a in model.aliases:
+            where = f"v{a.version}" if a.version is not None else "(unset)"
+            lines.append(f"  @{a.alias:<12} {where:<8} {a.declared or '-':<14} {a.state}")
+    summary = "In sync with git." if result.in_sync else "Out of sync with git: run qspec plan for details."
+    return "\n".join([*lines, summary]) + "\n"

@@ -1,0 +1,140 @@
+"""``MemoryRegistry``: an in-memory registry implementing ``qspec.registry.base.Registry``.
+
+The fake that ships with the protocol (httpx's ``MockTransport``): tests of ``qspec.apply`` and
+``qspec.api`` use it to run the reconciler in milliseconds, and seed it with ``add_run`` /
+``add_model`` to stage any registry a test needs (hand edits included). It behaves as MLflow
+does where the reconciler depends on it: version numbers grow per model and are never reused,
+deleting a version drops the aliases that point at it, setting an alias on a missing version fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from qspec.plan.state import TAG_MANAGED, TAG_SPEC_HASH, ActualState, RegisteredModelInfo, RunInfo, VersionInfo
+
+
+class RegistryError(Exception):
+    """What the fake raises where MLflow would raise an MlflowException."""
+
+
+@dataclass
+class _Model:
+    tags: dict[str, str] = field(default_factory=dict)
+    versions: dict[int, VersionInfo] = field(default_factory=dict)
+    aliases: dict[str, int] = field(default_factory=dict)
+    next_version: int = 1
+
+
+class MemoryRegistry:
+    def __init__(self) -> None:
+        self.models: dict[str, _Model] = {}
+        self.runs: dict[str, RunInfo] = {}
+        self.calls: list[str] = []  # every protocol call, in order, for tests to assert on
+        self._clock = 0
+
+    # --- seeding (tests) ----------------------------------------------------------------------
+
+    def add_run(self, spec_hash: str, *, status: str = "FINISHED", metrics: Mapping[str, float] | None = None,
+                tags: Mapping[str, str] | None = None, run_id: str | None = None) -> RunInfo:
+        self._clock += 1
+        run_id = run_id or f"run{len(self.runs) + 1}"
+        all_tags = {TAG_MANAGED: "true", TAG_SPEC_HASH: spec_hash, **(tags or {})}
+        run = RunInfo(run_id, spec_hash, status, dict(metrics or {}), all_tags, start_time=self._clock)
+        self.runs[run_id] = run
+        return run
+
+    def add_model(self, name: str, *, managed: bool = True, tags: Mapping[str, str] | None = None) -> None:
+        base = {TAG_MANAGED: "true"} if managed else {}
+        self.models[name] = _Model(tags={**base, **(tags or {})})
+
+    # --- Registry protocol ----------------------------------------------------------------------
+
+    def snapshot(self) -> ActualState:
+        self.calls.append("snapshot")
+        models = {name: self._info(name) for name in self.models}
+        runs = tuple(r for r in self.runs.values() if r.tags.get(TAG_MANAGED) == "true")
+        return ActualState(models=models, runs=runs)
+
+    def _info(self, name: str) -> RegisteredModelInfo:
+        model = self.models[name]
+        versions = tuple(model.versions[v] for v in sorted(model.versions))
+        return RegisteredModelInfo(name, dict(model.tags), versions, dict(model.aliases))
+
+    def get_model(self, name: str) -> RegisteredModelInfo | None:
+        self.calls.append(f"get_model {name}")
+        return self._info(name) if name in self.models else None
+
+    def runs_for(self, spec_hash: str) -> list[RunInfo]:
+        self.calls.append(f"runs_for {spec_hash[:12]}")
+        found = [r for r in self.runs.values() if r.spec_hash == spec_hash and r.tags.get(TAG_MANAGED) == "true"]
+        return sorted(found, key=lambda r: (r.start_time or 0, r.run_id))
+
+    def get_run(self, run_id: str) -> RunInfo | None:
+        self.calls.append(f"get_run {run_id}")
+        return self.runs.get(run_id)
+
+    def _model(self, name: str) -> _Model:
+        if name not in self.models:
+            raise RegistryError(f"registered model {name!r} does not exist")
+        return self.models[name]
+
+    def create_model(self, name: str, tags: Mapping[str, str]) -> None:
+        self.calls.append(f"create_model {name}")
+        if name in self.models:
+            raise RegistryError(f"registered model {name!r} already exists")
+        self.models[name] = _Model(tags=dict(tags))
+
+    def register_version(self, name: str, run: RunInfo, tags: Mapping[str, str]) -> int:
+        self.calls.append(f"register_version {name} {run.run_id}")
+        model = self._model(name)
+        number = model.next_version
+        model.next_version += 1
+        source = run.model_uri or f"runs:/{run.run_id}/model"
+        model.versions[number] = VersionInfo(number, run.run_id, dict(tags), "READY", source)
+        return number
+
+    def delete_version(self, name: str, version: int) -> None:
+        self.calls.append(f"delete_version {name} {version}")
+        model = self._model(name)
+        if version not in model.versions:
+            raise RegistryError(f"{name} has no version {version}")
+        del model.versions[version]
+        model.aliases = {a: v for a, v in model.aliases.items() if v != version}
+
+    def set_alias(self, name: str, alias: str, version: int) -> None:
+        self.calls.append(f"set_alias {name}@{alias} {version}")
+        model = self._model(name)
+        if version not in model.versions:
+            raise RegistryError(f"{name} has no version {version}")
+        model.aliases[alias] = version
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        self.calls.append(f"delete_alias {name}@{alias}")
+        self._model(name).aliases.pop(alias, None)
+
+    def set_model_tags(self, name: str, tags: Mapping[str, str]) -> None:
+        self.calls.append(f"set_model_tags {name}")
+        self._model(name).tags.update(tags)
+
+    def delete_model_tag(self, name: str, key: str) -> None:
+        self.calls.append(f"delete_model_tag {name} {key}")
+        self._model(name).tags.pop(key, None)
+
+    def set_version_tags(self, name: str, version: int, tags: Mapping[str, str]) -> None:
+        self.calls.append(f"set_version_tags {name} {version}")
+        model = self._model(name)
+        current = model.versions[version]
+        model.versions[version] = replace(current, tags={**current.tags, **tags})
+
+    def mark_run_failed(self, run_id: str) -> None:
+        self.calls.append(f"mark_run_failed {run_id}")
+        self.runs[run_id] = replace(self.runs[run_id], status="FAILED")
+
+    # --- hand edits (tests of drift) --------------------------------------------------------------
+
+    def edit_version_tag(self, name: str, version: int, key: str, value: str) -> None:
+        model = self.models[name]
+        current = model.versions[version]
+        model.versions[version] = replace(current, tags={**current.tags, key: value})

@@ -1,0 +1,194 @@
+"""``MlflowRegistry``: the ``Registry`` protocol over an MLflow tracking server and model registry.
+
+Called by ``qspec.api`` (plan, apply, status). A snapshot reads everything in pages, so a plan
+makes O(pages) calls whatever the number of models: experiments, then the runs tagged
+``qspec.managed=true`` across all of them, then registered models (tags and aliases), then model
+versions. Deployment stages are aliases (MLflow 3): the stage API is never used. Every client call
+goes through ``_call`` and is counted in ``calls`` (the benchmark and tests assert on it).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from mlflow import MlflowClient
+from mlflow.entities import ViewType
+from mlflow.exceptions import MlflowException
+
+from qspec.errors import TrackingError
+from qspec.plan.state import TAG_MANAGED, TAG_SPEC_HASH, ActualState, RegisteredModelInfo, RunInfo, VersionInfo
+
+#: The MLflow 3 logged model of a run, as ``qspec.tracking`` tags it; a version registers that model.
+TAG_MODEL_ID = "qspec.model_id"
+
+# MLflow's own ceilings for one page (store/model_registry and store/tracking __init__).
+MAX_MODELS_PAGE = 1000
+MAX_VERSIONS_PAGE = 10_000
+MAX_RUNS_PAGE = 10_000
+MAX_EXPERIMENTS_PAGE = 1000
+
+_MODEL_ID = re.compile(r"^models:/(m-[0-9a-f]+)$")
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class MlflowRegistry:
+    def __init__(self, client: MlflowClient | None = None, *, tracking_uri: str | None = None,
+                 registry_uri: str | None = None, page_size: int | None = None) -> None:
+        self.client = client or MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
+        self.page_size = page_size  # None: MLflow's largest page; tests shrink it to exercise paging
+        self.calls: Counter[str] = Counter()
+
+    @property
+    def call_count(self) -> int:
+        return sum(self.calls.values())
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        self.calls[method] += 1
+        try:
+            return getattr(self.client, method)(*args, **kwargs)
+        except MlflowException as exc:
+            raise TrackingError(f"MLflow {method} failed: {exc.message}",
+                                hint="check --tracking-uri and that the store is reachable") from exc
+
+    def _pages(self, method: str, limit: int, **kwargs: Any) -> Iterator[Any]:
+        size = min(self.page_size or limit, limit)
+        token: str | None = None
+        while True:
+            page = self._call(method, max_results=size, page_token=token, **kwargs)
+            yield from page
+            token = page.token
+            if not token:
+                return
+
+    # --- reads ------------------------------------------------------------------------------------
+
+    def snapshot(self) -> ActualState:
+        runs = tuple(self._managed_runs(None))
+        models: dict[str, dict[str, Any]] = {}
+        for rm in self._pages("search_registered_models", MAX_MODELS_PAGE):
+            models[rm.name] = {"tags": dict(rm.tags or {}), "aliases": _aliases(rm), "versions": []}
+        for mv in self._pages("search_model_versions", MAX_VERSIONS_PAGE):
+            if mv.name in models:  # a version created between the two reads belongs to the next plan
+                models[mv.name]["versions"].append(_version(mv))
+        infos = {
+            name: RegisteredModelInfo(name, m["tags"], tuple(sorted(m["versions"], key=lambda v: v.version)),
+                                      m["aliases"])
+            for name, m in models.items()
+        }
+        return ActualState(models=infos, runs=runs)
+
+    def _experiment_ids(self) -> list[str]:
+        return [e.experiment_id for e in self._pages("search_experiments", MAX_EXPERIMENTS_PAGE,
+                                                      view_type=ViewType.ACTIVE_ONLY)]
+
+    def _managed_runs(self, spec_hash: str | None) -> Iterator[RunInfo]:
+        ids = self._experiment_ids()
+        if not ids:
+            return
+        query = f"tags.`{TAG_MANAGED}` = 'true'"
+        if spec_hash is not None:
+            query += f" and tags.`{TAG_SPEC_HASH}` = {_quote(spec_hash)}"
+        for run in self._pages("search_runs", MAX_RUNS_PAGE, experiment_ids=ids, filter_string=query,
+                               run_view_type=ViewType.ACTIVE_ONLY, order_by=["attributes.start_time ASC"]):
+            yield _run(run)
+
+    def get_model(self, name: str) -> RegisteredModelInfo | None:
+        try:
+            self.calls["get_registered_model"] += 1
+            rm = self.client.get_registered_model(name)
+        except MlflowException as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise TrackingError(f"MLflow get_registered_model failed: {exc.message}") from exc
+        versions = [_version(mv) for mv in self._pages("search_model_versions", MAX_VERSIONS_PAGE,
+                                                         filter_string=f"name = {_quote(name)}")]
+        return RegisteredModelInfo(name, dict(rm.tags or {}), tuple(sorted(versions, key=lambda v: v.version)),
+                                   _aliases(rm))
+
+    def runs_for(self, spec_hash: str) -> list[RunInfo]:
+        return list(self._managed_runs(spec_hash))
+
+    def get_run(self, run_id: str) -> RunInfo | None:
+        try:
+            self.calls["get_run"] += 1
+            return _run(self.client.get_run(run_id))
+        except MlflowException as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise TrackingError(f"MLflow get_run failed: {exc.message}") from exc
+
+    # --- writes -----------------------------------------------------------------------------------
+
+    def create_model(self, name: str, tags: Mapping[str, str]) -> None:
+        self._call("create_registered_model", name, tags=dict(tags))
+
+    def register_version(self, name: str, run: RunInfo, tags: Mapping[str, str]) -> int:
+        source = run.model_uri or f"runs:/{run.run_id}/model"
+        match = _MODEL_ID.match(source)
+        if match is None:
+            mv = self._call("create_model_version", name, source, run_id=run.run_id, tags=dict(tags))
+            return int(mv.version)
+        from qspec.tracking.store import using_tracking_uri
+
+        # MLflow's SQL registry looks ``models:/<id>`` up through the process-wide tracking URI
+        # (a TODO in its sqlalchemy_store), not through this client's: point it at ours meanwhile.
+        with using_tracking_uri(str(self.client.tracking_uri)):
+            mv = self._call("create_model_version", name, source, run_id=run.run_id, tags=dict(tags),
+                            model_id=match.group(1))
+        return int(mv.version)
+
+    def delete_version(self, name: str, version: int) -> None:
+        self._call("delete_model_version", name, str(version))
+
+    def set_alias(self, name: str, alias: str, version: int) -> None:
+        self._call("set_registered_model_alias", name, alias, str(version))
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        self._call("delete_registered_model_alias", name, alias)
+
+    def set_model_tags(self, name: str, tags: Mapping[str, str]) -> None:
+        for key, value in tags.items():
+            self._call("set_registered_model_tag", name, key, value)
+
+    def delete_model_tag(self, name: str, key: str) -> None:
+        self._call("delete_registered_model_tag", name, key)
+
+    def set_version_tags(self, name: str, version: int, tags: Mapping[str, str]) -> None:
+        for key, value in tags.items():
+            self._call("set_model_version_tag", name, str(version), key, value)
+
+    def mark_run_failed(self, run_id: str) -> None:
+        self._call("set_terminated", run_id, status="FAILED")
+
+
+def _aliases(rm: Any) -> dict[str, int]:
+    raw = rm.aliases or {}
+    if isinstance(raw, Mapping):
+        return {str(a): int(v) for a, v in raw.items()}
+    return {str(a.alias): int(a.version) for a in raw}  # older entities: a list of alias records
+
+
+def _version(mv: Any) -> VersionInfo:
+    status = mv.status if isinstance(mv.status, str) else str(mv.status)
+    return VersionInfo(int(mv.version), mv.run_id or None, dict(mv.tags or {}), status, mv.source)
+
+
+def _run(run: Any) -> RunInfo:
+    tags = {k: v for k, v in (run.data.tags or {}).items() if k.startswith("qspec.")}
+    return RunInfo(
+        run_id=run.info.run_id,
+        spec_hash=tags.get(TAG_SPEC_HASH),
+        status=run.info.status,
+        metrics=dict(run.data.metrics or {}),
+        tags=tags,
+        start_time=run.info.start_time,
+        experiment_id=run.info.experiment_id,
+        model_uri=f"models:/{tags[TAG_MODEL_ID]}" if TAG_MODEL_ID in tags else None,
+    )
+

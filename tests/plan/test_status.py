@@ -1,0 +1,43 @@
+"""``status``: per model and alias, whether the registry matches git (what ``qspec status`` shows)."""
+
+from __future__ import annotations
+
+from qspec.plan.state import Stage
+from qspec.plan.status import BLOCKED, DRIFT, IN_SYNC, MISSING, OUT_OF_SYNC, UNDECLARED, render_status, status
+from qspec.plan.testing import H2, actual, desired, head, model, registered, run, version
+
+
+def test_status_per_alias() -> None:
+    state = desired(
+        model("a", stages=[head("staging"), head("production"), Stage("canary", "ref v9", error="no such ref")]),
+        model("b", head_hash=H2, stages=[head("staging", H2)]),
+    )
+    registry = actual(
+        registered("a", versions=[version(1, "r1"), version(2, "r2", H2)], aliases={"staging": 2, "old": 1},
+                   records={"staging": 1, "old": 1}),
+        registered("b"),
+        registered("gone", versions=[version(1, "r1")]),
+        registered("theirs", managed=False),
+        runs=[run("r1"), run("r2", H2)],
+    )
+    result = status(state, registry)
+    assert not result.in_sync
+    by_name = {m.name: m for m in result.models}
+    assert set(by_name) == {"a", "b", "gone"}  # an unmanaged model git does not declare is not ours
+    a = {s.alias: s for s in by_name["a"].aliases}
+    assert (a["staging"].state, a["staging"].version, a["staging"].declared) == (DRIFT, 2, "track HEAD")
+    assert a["production"].state == MISSING and a["canary"].state == BLOCKED
+    assert a["old"].state == UNDECLARED and a["old"].declared is None
+    assert by_name["b"].state == OUT_OF_SYNC  # its spec was never trained
+    assert by_name["gone"].in_sync and not by_name["gone"].declared
+    text = render_status(result)
+    assert "  @staging      v2       track HEAD     drift" in text
+    assert text.endswith("Out of sync with git: run qspec plan for details.\n")
+
+
+def test_in_sync() -> None:
+    result = status(desired(model()), actual(registered(versions=[version(1, "r1")], aliases={"staging": 1}),
+                                             runs=[run("r1")]))
+    assert result.in_sync and result.models[0].aliases[0].state == IN_SYNC
+    assert result.as_dict()["models"][0]["in_sync"] is True
+    assert render_status(result).endswith("In sync with git.\n")
