@@ -1,4 +1,5 @@
-"""Shared fixtures: the CLI run in-process, and real git repositories with an isolated HOME."""
+"""Shared fixtures: the CLI run in-process, real git repositories with an isolated HOME, and a real
+MLflow SQLite store per test (a copy of a template: no migrations per test)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -91,3 +93,20 @@ def git_repo(tmp_path: Path, isolated_home: Path) -> Iterator[GitRepo]:
 def example_text(name: str) -> str:
     return (EXAMPLES / name).read_text()
 
+
+
+@pytest.fixture
+def store_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A real SQLite MLflow store in tmp_path."""
+    from qspec.registry.testing import sqlite_store
+
+    monkeypatch.chdir(tmp_path)  # anything MLflow writes relative to the cwd stays in the test's folder
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return sqlite_store(tmp_path / "store")
+
+
+@pytest.fixture
+def client(store_uri: str) -> Any:
+    from qspec.registry.testing import client_for
+
+    return client_for(store_uri)

@@ -1,0 +1,138 @@
+"""The plan/apply flags a pull request, a CI job or a person at a laptop relies on."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+IRIS = (Path(__file__).parent / "specs" / "iris.yaml").read_text().replace(
+    "production: {ref: v1.0}", "production: {track: HEAD}")
+
+H2 = """\
+apiVersion: qspec/v1
+kind: Experiment
+metadata: {name: h2-vqe}
+spec:
+  task: vqe
+  hamiltonian:
+    terms: {II: -1.052373245772859, IZ: 0.39793742484318045, ZI: -0.39793742484318045,
+            ZZ: -0.01128010425623538, XX: 0.18093119978423156}
+    constant: 0.7199689944
+  circuit: {qubits: 2, ansatz: {type: efficient_su2, reps: 1}}
+  training: {optimizer: {name: l_bfgs_b, maxiter: 50}, seed: 5}
+---
+apiVersion: qspec/v1
+kind: Model
+metadata: {name: h2-ground-state}
+spec: {experiment: h2-vqe}
+---
+apiVersion: qspec/v1
+kind: Deployment
+metadata: {name: h2-ground-state}
+spec:
+  model: h2-ground-state
+  stages: {staging: {track: HEAD}}
+"""
+
+
+@pytest.fixture
+def workspace(git_repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    git_repo.write(".gitignore", ".qspec/\n")
+    git_repo.write("specs/iris.yaml", IRIS)
+    git_repo.write("specs/h2.yaml", H2)
+    git_repo.commit("two models")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(git_repo.path)
+    return git_repo, uri
+
+
+def client_for(uri: str):
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def subjects(plan_json: str) -> set[str]:
+    return {item["subject"] for item in json.loads(plan_json)["items"]}
+
+
+def test_plan_base_shows_only_what_the_change_affects(workspace, run_cli) -> None:
+    repo, _ = workspace
+    assert run_cli("apply", "--auto-approve").code == 0
+    base = repo.git("rev-parse", "HEAD")
+    repo.write("specs/iris.yaml", IRIS.replace("maxiter: 8", "maxiter: 9"))
+    repo.commit("train iris longer")
+    full = run_cli("plan", "--format", "json")
+    pr = run_cli("plan", "--base", base, "--format", "json")
+    assert full.code == pr.code == 0, pr.err
+    assert any(s.startswith("iris") for s in subjects(pr.out))
+    assert not any(s.startswith("h2") for s in subjects(pr.out))
+    # The PR view still validates everything: a broken h2 spec fails the plan.
+    repo.write("specs/h2.yaml", H2.replace("qubits: 2", "qubits: 3"))
+    repo.commit("break h2")
+    broken = run_cli("plan", "--base", base)
+    assert broken.code == 1 and "specs/h2.yaml:" in broken.err
+
+
+def test_markdown_plan_for_a_pull_request_comment(workspace, run_cli) -> None:
+    result = run_cli("plan", "--format", "markdown", "--detailed-exitcode")
+    assert result.code == 2
+    assert result.out.lstrip().startswith("#") or "|" in result.out
+    assert "iris-vqc" in result.out and "h2-vqe" in result.out
+    assert "shots" in result.out.lower() or "exact" in result.out.lower()
+    assert "$" in result.out  # the estimated cost of what would be trained
+
+
+def test_only_one_experiment(workspace, run_cli) -> None:
+    _, uri = workspace
+    result = run_cli("apply", "--auto-approve", "--only", "h2-vqe")
+    assert result.code == 0, result.err
+    assert [m.name for m in client_for(uri).search_registered_models()] == ["h2-ground-state"]
+    unknown = run_cli("apply", "--auto-approve", "--only", "nope")
+    assert unknown.code == 1 and "--only nope" in unknown.err and "iris-vqc" in unknown.err
+
+
+def test_dry_run_changes_nothing(workspace, run_cli) -> None:
+    _, uri = workspace
+    result = run_cli("apply", "--dry-run")
+    assert result.code == 0
+    assert "to train" in result.out
+    assert client_for(uri).search_registered_models() == []
+    assert client_for(uri).search_experiments(filter_string="name = 'iris-vqc'") == []
+
+
+def test_allow_dirty_tags_the_run(workspace, run_cli) -> None:
+    repo, uri = workspace
+    repo.write("specs/h2.yaml", H2.replace("seed: 5", "seed: 6"))
+    assert run_cli("apply", "--auto-approve", "--only", "h2-vqe").code == 1
+    result = run_cli("apply", "--auto-approve", "--only", "h2-vqe", "--allow-dirty")
+    assert result.code == 0, result.err
+    client = client_for(uri)
+    (experiment,) = client.search_experiments(filter_string="name = 'h2-vqe'")
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.data.tags["qspec.git_dirty"] == "true"
+    assert run.data.tags["qspec.git_commit"] == repo.git("rev-parse", "HEAD")
+
+
+def test_apply_never_prompts_without_a_terminal(workspace) -> None:
+    repo, uri = workspace
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
+    done = subprocess.run([sys.executable, "-m", "qspec.cli.main", "apply", "--only", "h2-vqe"], cwd=repo.path,
+                          env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr
+    assert "Apply complete" in done.stdout
+    assert "Apply these changes?" not in done.stderr
+
+
+def test_unreachable_registry_is_a_clear_error(workspace, run_cli, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = run_cli("plan", "--tracking-uri", f"sqlite:///{blocker}/sub/mlflow.db")
+    assert result.code == 1
+    assert "Traceback" not in result.err and "error:" in result.err
