@@ -56,7 +56,7 @@ def seed(uri: str, models: int, versions: int) -> None:
 
 # Runs in a fresh interpreter: what `qspec plan` pays after the interpreter has started.
 PLAN_CHILD = r"""
-import json, sys, time
+import json, os, sys, time
 t0 = time.perf_counter()
 from qspec.registry.testing import import_mlflow_stores
 import_mlflow_stores()
@@ -91,6 +91,8 @@ print(json.dumps({"import": t_import - t0, "setup": t1 - t_import, "snapshot": t
                   "call_count": registry.call_count, "items": len(plan.items), "summary": text.splitlines()[-1],
                   "models": len(actual.models), "versions": sum(len(m.versions) for m in actual.models.values()),
                   "runs": len(actual.runs)}))
+sys.stdout.flush()
+os._exit(0)  # as the qspec console script ends a read-only command (qspec.cli.main.run)
 """
 
 # The baseline: one model at a time (get the model, list its versions, read each version's run).

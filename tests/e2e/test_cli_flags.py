@@ -136,3 +136,17 @@ def test_unreachable_registry_is_a_clear_error(workspace, run_cli, tmp_path: Pat
     result = run_cli("plan", "--tracking-uri", f"sqlite:///{blocker}/sub/mlflow.db")
     assert result.code == 1
     assert "Traceback" not in result.err and "error:" in result.err
+
+
+def test_console_script_keeps_output_and_exit_codes_of_read_only_commands(workspace) -> None:
+    repo, uri = workspace
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
+    # Piped (fully buffered) stdout must still be flushed before the fast exit.
+    done = subprocess.run([sys.executable, "-m", "qspec.cli.main", "plan", "--detailed-exitcode"], cwd=repo.path,
+                          env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 2, done.stderr
+    assert done.stdout.rstrip().endswith("0 to delete.")
+    status = subprocess.run([sys.executable, "-m", "qspec.cli.main", "status", "--check", "--format", "json"],
+                            cwd=repo.path, env=env, capture_output=True, text=True, timeout=240)
+    assert status.returncode == 2
+    assert json.loads(status.stdout)
