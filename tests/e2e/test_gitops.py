@@ -8,6 +8,7 @@ aliases; an unmanaged model is never touched.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,57 @@ def test_invalid_specs_change_nothing(workspace, run_cli) -> None:
     assert result.code == 1
     assert "specs/iris.yaml:" in result.err and "no Experiment named 'nope'" in result.err
     assert registry(uri).search_registered_models() == []
+
+
+def test_blocked_items_do_not_stop_the_rest(workspace, run_cli) -> None:
+    repo, uri = workspace
+    client = registry(uri)
+    # production's gate cannot pass, and a second deployment stage names a ref that does not exist.
+    repo.write("specs/iris.yaml", SPECS.replace("production: {test_accuracy: {min: 0.5}}",
+                                                "production: {test_accuracy: {min: 1.01}}")
+               .replace("    production: {ref: v1.0}\n", "    production: {ref: v1.0}\n    canary: {ref: v9.9}\n"))
+    repo.commit("an impossible gate and a missing tag")
+    plan = run_cli("plan")
+    assert plan.code == 0, plan.err
+    assert "v9.9" in plan.out
+    result = run_cli("apply", "--auto-approve", "--format", "json")
+    assert result.code == 0, result.err  # blocked is a decision, not an error
+    outcomes = json.loads(result.out)["outcomes"]
+    blocked = {o["item"]["subject"]: o["detail"] for o in outcomes if o["status"] == "blocked"}
+    assert any("v9.9" in detail for detail in blocked.values()), blocked
+    assert any("1.01" in detail for detail in blocked.values()), blocked
+    assert aliases(client, "iris-classifier") == {"staging": 1}  # the rest of the plan applied
+
+
+def test_budget_blocks_training(workspace, run_cli) -> None:
+    repo, uri = workspace
+    repo.write("specs/iris.yaml", SPECS.replace("backend: {target: aer, shots: null, seed: 1}",
+                                                "backend: {target: aer, shots: 1000, seed: 1}\n"
+                                                "  budget: {max_shots: 1000}"))
+    repo.commit("sampled, on a tight budget")
+    result = run_cli("apply", "--auto-approve")
+    assert result.code == 0, result.err
+    assert "budget exceeded: an estimated" in result.out
+    # HEAD's sampled spec is blocked; production, pinned to v1.0 (exact, no budget), still trains.
+    client = registry(uri)
+    assert run_count(client) == 1
+    assert aliases(client, "iris-classifier") == {"production": 1}
+
+
+def test_adopting_a_version_and_healing_an_edited_tag(workspace, run_cli) -> None:
+    repo, uri = workspace
+    client = registry(uri)
+    assert run_cli("apply", "--auto-approve").code == 0
+    repo.write("specs/iris.yaml", SPECS.replace("seed: 1}\n---", "seed: 2}\n---", 1)
+               .replace("production: {ref: v1.0}", "production: {version: 1}"))
+    repo.commit("production adopts v1 explicitly")
+    assert run_cli("apply", "--auto-approve").code == 0
+    assert aliases(client, "iris-classifier") == {"staging": 2, "production": 1}
+
+    # Someone edits a tag qspec manages: drift, healed by apply.
+    client.set_model_version_tag("iris-classifier", "1", "qspec.spec_path", "somewhere/else.yaml")
+    drift = run_cli("plan", "--detailed-exitcode")
+    assert drift.code == 2 and "drift" in drift.out.lower()
+    assert run_cli("apply", "--auto-approve").code == 0
+    assert client.get_model_version("iris-classifier", "1").tags["qspec.spec_path"] == "specs/iris.yaml"
+    assert run_cli("plan", "--detailed-exitcode").code == 0
