@@ -32,24 +32,20 @@ def tracking_trainer(specs: SpecSet, *, tracking: Any, registry: Registry, resol
     """
 
     def train(request: TrainRequest) -> RunInfo:
+        read: Callable[[str], bytes] | None = None
         if request.rev is None:
             source = specs
         elif resolver is None:
             raise ApplyError(f"{request.experiment} is to be trained at {request.rev}, and no git resolver was given")
         else:
-            source = resolver.specs_at(request.rev)
+            # A spec trained at a ref reads its csv data at that ref too: its hash fingerprints that data.
+            source, read = resolver.specs_at(request.rev), resolver.reader_at(request.rev)
         loaded = source.experiments.get(request.experiment)
         if loaded is None or loaded.hash != request.spec_hash:
             raise ApplyError(
                 f"experiment {request.experiment!r} is no longer spec {short(request.spec_hash)}",
                 hint="the specs changed since the plan was made; run qspec plan again",
             )
-        data = loaded.resource.spec.data
-        if request.rev is not None and data is not None and data.csv_path is not None:
-            # The engine reads csv files from the work tree; at another ref they may differ (and the
-            # hash says they do), so training there would log the wrong data under the ref's hash.
-            raise ApplyError(f"training {request.experiment!r} at {request.rev} would read its csv data from the "
-                             "work tree", hint="adopt an existing version with version: N, or track HEAD")
         log: Callable[..., str]
         if train_and_log is not None:
             log = train_and_log
@@ -61,7 +57,7 @@ def tracking_trainer(specs: SpecSet, *, tracking: Any, registry: Registry, resol
                 progress(request, record)
 
         run_id = log(loaded, tracking=tracking, root=root, git_commit=request.git_commit,
-                     git_dirty=git_dirty and request.rev is None, progress=on_iteration)
+                     git_dirty=git_dirty and request.rev is None, progress=on_iteration, read=read)
         run = registry.get_run(run_id)
         if run is None:
             raise ApplyError(f"run {run_id} was logged but cannot be read back from the registry")

@@ -413,11 +413,13 @@ def train_and_log(
     progress: ProgressCallback | None = None,
     tags: dict[str, str] | None = None,
     train: Callable[..., TrainingResult] | None = None,
+    read: Callable[[str], bytes] | None = None,
 ) -> str:
     """Train ``loaded`` on its backend inside a run and record everything; returns the run id.
 
     ``root`` is the repository root (csv data sets are read relative to it, and the embedded
-    store lives under it). ``progress`` also receives every iteration, e.g. for a progress bar.
+    store lives under it); ``read`` replaces reading csv data from the work tree (a spec trained
+    at a git ref reads its data at that ref). ``progress`` also receives every iteration, e.g. for a progress bar.
     ``train`` replaces the engine's ``qspec.quantum.train`` (tests inject failures with it).
     """
     from qspec.spec.source import find_root
@@ -434,7 +436,7 @@ def train_and_log(
             if progress is not None:
                 progress(record)
 
-        result = train(loaded.resource, root=root or find_root(Path.cwd()), progress=on_iteration)
+        result = train(loaded.resource, root=root or find_root(Path.cwd()), read=read, progress=on_iteration)
         recorder.flush()
         recorder.log_result(result)
     return recorder.run_id

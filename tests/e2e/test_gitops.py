@@ -185,3 +185,35 @@ def test_adopting_a_version_and_healing_an_edited_tag(workspace, run_cli) -> Non
     assert run_cli("apply", "--auto-approve").code == 0
     assert client.get_model_version("iris-classifier", "1").tags["qspec.spec_path"] == "specs/iris.yaml"
     assert run_cli("plan", "--detailed-exitcode").code == 0
+
+
+def test_a_ref_stage_trains_on_the_data_at_that_ref(git_repo, tmp_path: Path, monkeypatch, run_cli) -> None:
+    import numpy as np
+    from sklearn.datasets import load_iris
+
+    iris = load_iris()
+    rows = [",".join(f"{v:.1f}" for v in x) + f",{y}" for x, y in zip(iris.data, iris.target, strict=True)
+            if y in (0, 1)]
+    header = "sepal_length,sepal_width,petal_length,petal_width,label\n"
+    order = np.random.default_rng(0).permutation(len(rows))
+    csv_spec = SPECS.replace("source: sklearn:iris", "source: csv:data/iris.csv")
+    git_repo.write(".gitignore", ".qspec/\n")
+    git_repo.write("specs/iris.yaml", csv_spec)
+    git_repo.write("data/iris.csv", header + "\n".join(rows[i] for i in order[:60]) + "\n")
+    git_repo.commit("60 rows")
+    git_repo.git("tag", "v1.0")
+    git_repo.write("data/iris.csv", header + "\n".join(rows[i] for i in order) + "\n")
+    git_repo.commit("all 100 rows")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(git_repo.path)
+
+    result = run_cli("apply", "--auto-approve")
+    assert result.code == 0, result.err
+    client = registry(uri)
+    assert sorted(aliases(client, "iris-classifier").values()) == [1, 2]  # two builds, one per stage
+    sizes = {}
+    for alias in ("staging", "production"):
+        params = client.get_run(client.get_model_version_by_alias("iris-classifier", alias).run_id).data.params
+        sizes[alias] = int(params["quantum.data.n_train"]) + int(params["quantum.data.n_test"])
+    assert sizes == {"staging": 100, "production": 60}

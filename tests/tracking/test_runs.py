@@ -226,7 +226,7 @@ def test_an_engine_failure_ends_the_run_not_running(repo: Path, error: BaseExcep
     loaded = write_spec(repo, "iris-tiny", IRIS_TINY)
     uri = sqlite_uri(repo)
 
-    def train(experiment, *, root, progress):  # type: ignore[no-untyped-def]
+    def train(experiment, *, root, read, progress):  # type: ignore[no-untyped-def]
         from qspec.quantum.result import IterationRecord
 
         progress(IterationRecord(iteration=1, loss=0.7, parameter_norm=1.0, elapsed=0.1))
