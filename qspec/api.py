@@ -46,6 +46,7 @@ class PlanResult:
     tracking: Any = field(default=None, repr=False)
     registry: Any = field(default=None, repr=False)
     resolver: Any = field(default=None, repr=False)
+    source: Any = field(default=None, repr=False)  # where the specs (and their csv data) were read
     root: Path | None = None
 
 
@@ -157,7 +158,7 @@ def plan(*, specs: Sequence[str | Path] = ("specs",), rev: str | None = None, ba
     result = diff(desired, actual, prune=prune, only=selected)
     return PlanResult(plan=result, specs=specset, desired=desired, actual=actual, git=git,
                       tracking_uri=tracking.uri, registry_calls=registry.call_count, base=base, changed=changed,
-                      tracking=tracking, registry=registry, resolver=resolver, root=repo_root)
+                      tracking=tracking, registry=registry, resolver=resolver, source=source, root=repo_root)
 
 
 def _select(specset: SpecSet, only: str | None) -> set[str] | None:
@@ -202,7 +203,8 @@ def apply(*, specs: Sequence[str | Path] = ("specs",), rev: str | None = None, t
 
     dirty = rev is None and (bool(git.dirty) or not git.is_repo)
     trainer = tracking_trainer(planned.specs, tracking=planned.tracking, registry=planned.registry,
-                               resolver=planned.resolver, root=planned.root, git_dirty=dirty, progress=progress)
+                               resolver=planned.resolver, root=planned.root, git_dirty=dirty, progress=progress,
+                               read=planned.source.read if rev is not None else None)
     result = execute(planned.plan, planned.registry, trainer, report=report)
     return ApplyOutcome(planned, result, git_dirty=dirty)
 

@@ -24,22 +24,25 @@ from qspec.spec.load import SpecSet
 def tracking_trainer(specs: SpecSet, *, tracking: Any, registry: Registry, resolver: GitRefResolver | None = None,
                      root: Path | None = None, git_dirty: bool = False,
                      progress: Callable[[TrainRequest, Any], None] | None = None,
-                     train_and_log: Callable[..., str] | None = None) -> Trainer:
+                     train_and_log: Callable[..., str] | None = None,
+                     read: Callable[[str], bytes] | None = None) -> Trainer:
     """A trainer over ``qspec.tracking.train_and_log`` (``train_and_log`` replaces it in tests).
 
     ``progress(request, iteration_record)`` is called for every optimizer iteration (progress bars).
     ``git_dirty`` tags runs of the work tree's specs ``qspec.git_dirty=true`` (``--allow-dirty``).
+    ``read`` reads the repository files of ``specs`` (csv data) when they were not read from the work
+    tree (``apply --rev``).
     """
 
     def train(request: TrainRequest) -> RunInfo:
-        read: Callable[[str], bytes] | None = None
+        reader = read
         if request.rev is None:
             source = specs
         elif resolver is None:
             raise ApplyError(f"{request.experiment} is to be trained at {request.rev}, and no git resolver was given")
         else:
             # A spec trained at a ref reads its csv data at that ref too: its hash fingerprints that data.
-            source, read = resolver.specs_at(request.rev), resolver.reader_at(request.rev)
+            source, reader = resolver.specs_at(request.rev), resolver.reader_at(request.rev)
         loaded = source.experiments.get(request.experiment)
         if loaded is None or loaded.hash != request.spec_hash:
             raise ApplyError(
@@ -57,7 +60,7 @@ def tracking_trainer(specs: SpecSet, *, tracking: Any, registry: Registry, resol
                 progress(request, record)
 
         run_id = log(loaded, tracking=tracking, root=root, git_commit=request.git_commit,
-                     git_dirty=git_dirty and request.rev is None, progress=on_iteration, read=read)
+                     git_dirty=git_dirty and request.rev is None, progress=on_iteration, read=reader)
         run = registry.get_run(run_id)
         if run is None:
             raise ApplyError(f"run {run_id} was logged but cannot be read back from the registry")

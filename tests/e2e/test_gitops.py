@@ -187,7 +187,9 @@ def test_adopting_a_version_and_healing_an_edited_tag(workspace, run_cli) -> Non
     assert run_cli("plan", "--detailed-exitcode").code == 0
 
 
-def test_a_ref_stage_trains_on_the_data_at_that_ref(git_repo, tmp_path: Path, monkeypatch, run_cli) -> None:
+@pytest.fixture
+def csv_workspace(git_repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Iris from a csv file in the repository: 60 rows at tag v1.0, all 100 at HEAD."""
     import numpy as np
     from sklearn.datasets import load_iris
 
@@ -207,13 +209,29 @@ def test_a_ref_stage_trains_on_the_data_at_that_ref(git_repo, tmp_path: Path, mo
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.chdir(git_repo.path)
+    return git_repo, uri
 
+
+def data_sizes(client) -> dict[str, int]:
+    """Rows (train + test) each alias's version was trained on."""
+    sizes = {}
+    for alias in aliases(client, "iris-classifier"):
+        params = client.get_run(client.get_model_version_by_alias("iris-classifier", alias).run_id).data.params
+        sizes[alias] = int(params["quantum.data.n_train"]) + int(params["quantum.data.n_test"])
+    return sizes
+
+
+def test_a_ref_stage_trains_on_the_data_at_that_ref(csv_workspace, run_cli) -> None:
+    _, uri = csv_workspace
     result = run_cli("apply", "--auto-approve")
     assert result.code == 0, result.err
     client = registry(uri)
     assert sorted(aliases(client, "iris-classifier").values()) == [1, 2]  # two builds, one per stage
-    sizes = {}
-    for alias in ("staging", "production"):
-        params = client.get_run(client.get_model_version_by_alias("iris-classifier", alias).run_id).data.params
-        sizes[alias] = int(params["quantum.data.n_train"]) + int(params["quantum.data.n_test"])
-    assert sizes == {"staging": 100, "production": 60}
+    assert data_sizes(client) == {"staging": 100, "production": 60}
+
+
+def test_apply_at_a_revision_reads_the_data_at_that_revision(csv_workspace, run_cli) -> None:
+    _, uri = csv_workspace
+    result = run_cli("apply", "--auto-approve", "--rev", "v1.0")
+    assert result.code == 0, result.err
+    assert data_sizes(registry(uri)) == {"staging": 60, "production": 60}
