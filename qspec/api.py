@@ -19,7 +19,7 @@ from typing import Any
 
 from qspec.errors import QspecError, SourceError
 from qspec.spec import SpecSet, load_specs
-from qspec.spec.source import find_root
+from qspec.spec.source import SPEC_SUFFIXES, find_root
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class PlanResult:
     resolver: Any = field(default=None, repr=False)
     source: Any = field(default=None, repr=False)  # where the specs (and their csv data) were read
     root: Path | None = None
+    notes: list[str] = field(default_factory=list)  # things worth telling the user (stderr)
 
 
 @dataclass
@@ -125,6 +126,7 @@ def plan(*, specs: Sequence[str | Path] = ("specs",), rev: str | None = None, ba
     from qspec.apply.resolve import GitRefResolver
     from qspec.plan.desired import desired_state
     from qspec.plan.diff import changed_models, diff
+    from qspec.plan.state import DesiredState
     from qspec.quantum.estimate import estimate_resources
     from qspec.registry.mlflow import MlflowRegistry
     from qspec.spec.source import open_source
@@ -137,6 +139,10 @@ def plan(*, specs: Sequence[str | Path] = ("specs",), rev: str | None = None, ba
     specset = load_source(source)
     git = GitState(commit=specset.revision) if rev is not None else git_state(
         repo_root, _watched_paths(specset, specs, repo_root))
+    # Only files qspec reads make a work tree dirty: not editor swap files or notes beside the specs.
+    data_files = {d.csv_path for d in (e.resource.spec.data for e in specset.experiments.values()) if d}
+    git = GitState(git.commit, tuple(p for p in git.dirty if p.endswith(SPEC_SUFFIXES) or p in data_files),
+                   git.is_repo)
     resolver = GitRefResolver(_repo_relative(specs, repo_root), root=repo_root) if git.is_repo else None
 
     def estimate(experiment: Any) -> Any:
@@ -145,20 +151,33 @@ def plan(*, specs: Sequence[str | Path] = ("specs",), rev: str | None = None, ba
     desired = desired_state(specset, resolve_ref=resolver, estimate=estimate, git_commit=git.commit)
     selected = _select(specset, only)
     changed = None
+    notes: list[str] = []
     if base is not None:
         if resolver is None:
             raise SourceError("--base needs the specs to be in a git repository")
-        base_specs = resolver.specs_at(base)
-        changed = changed_models(desired, desired_state(base_specs, resolve_ref=resolver, git_commit=None))
+        try:
+            base_desired = desired_state(resolver.specs_at(base), resolve_ref=resolver, git_commit=None)
+        except QspecError as exc:
+            # A PR that fixes a broken main, or adds the first specs, still gets a plan: every model
+            # counts as changed. (A base that does not resolve at all is still an error.)
+            if isinstance(exc, SourceError) and "does not resolve" in exc.message:
+                raise
+            notes.append(f"the specs at {base} cannot be read ({exc.message.splitlines()[0]}); "
+                         "planning every model")
+            base_desired = DesiredState(models={})
+        changed = changed_models(desired, base_desired)
         selected = changed if selected is None else selected & changed
 
+    from qspec.tracking.model import version_tags
+
     tracking = connect(tracking_uri, root=repo_root)
-    registry = MlflowRegistry(tracking.client)
+    registry = MlflowRegistry(tracking.client, version_metadata=version_tags)
     actual = registry.snapshot()
     result = diff(desired, actual, prune=prune, only=selected)
     return PlanResult(plan=result, specs=specset, desired=desired, actual=actual, git=git,
                       tracking_uri=tracking.uri, registry_calls=registry.call_count, base=base, changed=changed,
-                      tracking=tracking, registry=registry, resolver=resolver, source=source, root=repo_root)
+                      tracking=tracking, registry=registry, resolver=resolver, source=source, root=repo_root,
+                      notes=notes)
 
 
 def _select(specset: SpecSet, only: str | None) -> set[str] | None:
@@ -197,7 +216,9 @@ def apply(*, specs: Sequence[str | Path] = ("specs",), rev: str | None = None, t
             raise QspecError(f"uncommitted spec changes: {shown}",
                              hint="commit them (git is the desired state), or pass --allow-dirty")
     if not planned.plan.has_changes:
-        return ApplyOutcome(planned, ApplyResult((), ()), git_dirty=bool(git.dirty))
+        # Nothing to change, but blocked and drift items are still outcomes to report (no prompt).
+        result = execute(planned.plan, planned.registry, None) if planned.plan.items else ApplyResult((), ())
+        return ApplyOutcome(planned, result, git_dirty=bool(git.dirty))
     if confirm is not None and not confirm(planned):
         return None
 

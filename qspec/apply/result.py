@@ -82,8 +82,11 @@ def render_result(result: ApplyResult) -> str:
         line = f"  {marks[o.status]} {o.status.value:<8} {o.item.action.value:<14} {o.item.subject}"
         lines.append(line + (f": {o.detail}" if o.detail else ""))
     lines += [f"  cleaned up: {c}" for c in result.cleanups]
+    # Dependents of a failed or blocked item are skipped without being attempted: not "in place".
+    not_attempted = sum(1 for o in result.skipped if o.detail.startswith("not attempted"))
     lines.append(
         f"Apply {'complete' if result.ok else 'finished with errors'}: {len(result.done)} done, "
-        f"{len(result.skipped)} already in place, {len(result.blocked)} blocked, {len(result.failed)} failed."
+        f"{len(result.skipped) - not_attempted} already in place, {not_attempted} not attempted, "
+        f"{len(result.blocked)} blocked, {len(result.failed)} failed."
     )
     return "\n".join(lines) + "\n"

@@ -67,6 +67,8 @@ def _describe_context(result: Any) -> None:
     base = f"; changes since {result.base}: {len(result.changed or ())} model(s)" if result.base else ""
     _note(f"specs: {len(result.specs)} resources at {where}{base}; registry: {result.tracking_uri} "
           f"({result.registry_calls} calls)")
+    for note in result.notes:
+        _note(f"note: {note}")
 
 
 @click.command()
@@ -98,6 +100,8 @@ def apply(specs_dir: str, rev: str | None, tracking_uri: str | None, auto_approv
         _describe_context(planned)
         if fmt == "text":
             click.echo(render(planned.plan, "text"), nl=False)
+        elif not auto_approve and sys.stdin.isatty():
+            click.echo(render(planned.plan, "text"), nl=False, err=True)  # stdout stays JSON
         if auto_approve or not sys.stdin.isatty():
             return True  # never prompt without a terminal: CI runs unattended
         return click.confirm("Apply these changes?", default=False, err=True)
@@ -109,11 +113,15 @@ def apply(specs_dir: str, rev: str | None, tracking_uri: str | None, auto_approv
         _note("Apply cancelled; nothing changed.")
         raise SystemExit(1)
     result = outcome.result
+    planned = outcome.planned
     if fmt == "json":
         click.echo(json.dumps(result.as_dict(), indent=2, default=str))
-    elif not outcome.planned.plan.has_changes:
+    elif planned.plan.in_sync:
         click.echo("No changes. The registry matches the specs.")
     else:
+        if not planned.plan.has_changes:  # confirm() was not called: show what is blocked or drifting
+            _describe_context(planned)
+            click.echo(render(planned.plan, "text"), nl=False)
         click.echo(render_result(result), nl=False)
     if not result.ok:
         for failed in result.failed:
@@ -133,8 +141,18 @@ class _Progress:
         self.planned: Any = None  # the plan being applied, for the number of iterations of each training
         self.tasks: dict[str, Any] = {}
         self.last: dict[str, int] = {}
+        self.started = False
 
     def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bars is not None:
+            self.bars.__exit__(*exc)
+
+    def _start(self) -> None:
+        # Started at the first training iteration, after any confirmation prompt: a live display
+        # running while the prompt waits for input would redraw over it.
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -144,13 +162,11 @@ class _Progress:
                                  TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(), console=console,
                                  transient=True)
             self.bars.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bars is not None:
-            self.bars.__exit__(*exc)
+        self.started = True
 
     def update(self, request: Any, record: Any) -> None:
+        if not self.started:
+            self._start()
         key = f"{request.experiment}#{request.spec_hash[:12]}"
         loaded = self.planned.specs.experiments.get(request.experiment) if self.planned else None
         maxiter = loaded.resource.spec.training.optimizer.maxiter if loaded is not None else None

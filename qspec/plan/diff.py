@@ -319,6 +319,8 @@ def changed_models(now: DesiredState, base: DesiredState) -> set[str]:
         before = base.models.get(name)
         if before is None or _fingerprint(before) != _fingerprint(model):
             out.add(name)
+    # A model the change removes: its aliases are now undeclared, which the PR view must show.
+    out.update(set(base.models) - set(now.models))
     return out
 
 

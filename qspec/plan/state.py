@@ -26,7 +26,7 @@ TAG_GIT_DIRTY = "qspec.git_dirty"
 TAG_ALIAS_PREFIX = "qspec.alias."
 #: Version tags that must equal the tags of the run the version was built from; the run's tags are
 #: immutable in practice, so a version that differs was edited by hand.
-VERSION_TAGS_FROM_RUN = (TAG_MANAGED, TAG_SPEC_HASH, TAG_SPEC_NAME, TAG_SPEC_PATH, TAG_GIT_COMMIT)
+VERSION_TAGS_FROM_RUN = (TAG_MANAGED, TAG_SPEC_HASH, TAG_SPEC_NAME, TAG_SPEC_PATH, TAG_GIT_COMMIT, TAG_GIT_DIRTY)
 
 RUN_FINISHED = "FINISHED"
 RUN_RUNNING = "RUNNING"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from mlflow import MlflowClient
@@ -39,8 +39,12 @@ def _quote(value: str) -> str:
 
 class MlflowRegistry:
     def __init__(self, client: MlflowClient | None = None, *, tracking_uri: str | None = None,
-                 registry_uri: str | None = None, page_size: int | None = None) -> None:
+                 registry_uri: str | None = None, page_size: int | None = None,
+                 version_metadata: Callable[[Any, str], Mapping[str, str]] | None = None) -> None:
         self.client = client or MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
+        # Descriptive tags a new version also carries (qspec.tracking.model.version_tags: qubits,
+        # device, optimizer, accuracy ...), read from its run; the reconciler's own tags win.
+        self.version_metadata = version_metadata
         self.page_size = page_size  # None: MLflow's largest page; tests shrink it to exercise paging
         self.calls: Counter[str] = Counter()
 
@@ -129,6 +133,8 @@ class MlflowRegistry:
         self._call("create_registered_model", name, tags=dict(tags))
 
     def register_version(self, name: str, run: RunInfo, tags: Mapping[str, str]) -> int:
+        if self.version_metadata is not None:
+            tags = {**self.version_metadata(self.client, run.run_id), **tags}
         source = run.model_uri or f"runs:/{run.run_id}/model"
         match = _MODEL_ID.match(source)
         if match is None:

@@ -121,8 +121,16 @@ class GitSource:
                 f"{self.root} is not a git repository", hint="--rev needs the specs to be in a git repository"
             ) from exc
         try:
-            commit = repo.commit(self.ref)
-        except (git.BadName, ValueError, git.GitCommandError) as exc:
+            # git's own rev-parse, so every form git accepts works (HEAD@{yesterday}, :/message, v1.0~2)
+            # and anything it refuses is one clear error rather than a gitpython exception.
+            try:
+                sha = repo.git.rev_parse("--verify", "--quiet", "--end-of-options", f"{self.ref}^{{commit}}")
+            except git.GitCommandError:  # ":/message" takes no suffix: resolve it bare, then peel
+                sha = repo.git.rev_parse("--verify", "--quiet", "--end-of-options", self.ref)
+            commit = repo.commit(sha)
+            if commit.type != "commit":
+                raise ValueError(self.ref)
+        except (git.GitCommandError, git.BadName, ValueError) as exc:
             raise SourceError(
                 f"git revision {self.ref!r} does not resolve",
                 hint="name a branch, tag or commit that exists (git fetch --tags if it is remote)",

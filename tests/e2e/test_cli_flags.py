@@ -73,11 +73,24 @@ def test_plan_base_shows_only_what_the_change_affects(workspace, run_cli) -> Non
     assert full.code == pr.code == 0, pr.err
     assert any(s.startswith("iris") for s in subjects(pr.out))
     assert not any(s.startswith("h2") for s in subjects(pr.out))
+    # A model the change removes is part of the PR view (its aliases are now undeclared).
+    repo.write("specs/h2.yaml", "")
+    repo.commit("drop h2")
+    removed = run_cli("plan", "--base", "HEAD~1", "--format", "json")
+    assert any(s.startswith("h2-ground-state") for s in subjects(removed.out)), removed.out
+    repo.write("specs/h2.yaml", H2)
+    repo.commit("h2 back")
     # The PR view still validates everything: a broken h2 spec fails the plan.
     repo.write("specs/h2.yaml", H2.replace("qubits: 2", "qubits: 3"))
     repo.commit("break h2")
     broken = run_cli("plan", "--base", base)
     assert broken.code == 1 and "specs/h2.yaml:" in broken.err
+    # ... and a PR that fixes a broken base still gets a plan, of every model.
+    repo.write("specs/h2.yaml", H2)
+    repo.commit("fix h2")
+    fixing = run_cli("plan", "--base", "HEAD~1", "--format", "json")
+    assert fixing.code == 0, fixing.err
+    assert "cannot be read" in fixing.err
 
 
 def test_markdown_plan_for_a_pull_request_comment(workspace, run_cli) -> None:
@@ -117,7 +130,17 @@ def test_allow_dirty_tags_the_run(workspace, run_cli) -> None:
     (experiment,) = client.search_experiments(filter_string="name = 'h2-vqe'")
     (run,) = client.search_runs([experiment.experiment_id])
     assert run.data.tags["qspec.git_dirty"] == "true"
+    (version,) = client.search_model_versions("name = 'h2-ground-state'")
+    assert version.tags["qspec.git_dirty"] == "true"  # the version keeps the provenance
     assert run.data.tags["qspec.git_commit"] == repo.git("rev-parse", "HEAD")
+
+
+def test_files_qspec_does_not_read_do_not_make_the_tree_dirty(workspace, run_cli) -> None:
+    repo, _ = workspace
+    repo.write("specs/.iris.yaml.swp", b"\x00swap")
+    repo.write("specs/notes.txt", "ideas")
+    result = run_cli("apply", "--auto-approve", "--only", "h2-vqe")
+    assert result.code == 0, result.err
 
 
 def test_apply_never_prompts_without_a_terminal(workspace) -> None:

@@ -64,6 +64,9 @@ def test_gitops_lifecycle(workspace, run_cli) -> None:
     version = client.get_model_version("iris-classifier", "1")
     assert version.tags["qspec.managed"] == "true"
     assert len(version.tags["qspec.spec_hash"]) == 64
+    # The quantum metadata of issue 4 travels with versions that apply registers.
+    assert version.tags["quantum.qubits"] == "4"
+    assert {"quantum.parameter_count", "quantum.provider"} <= set(version.tags)
 
     # Nothing changed: no training, no new version, exit 0 for the plan.
     assert run_cli("plan", "--detailed-exitcode").code == 0
@@ -151,6 +154,11 @@ def test_blocked_items_do_not_stop_the_rest(workspace, run_cli) -> None:
     assert any("v9.9" in detail for detail in blocked.values()), blocked
     assert any("1.01" in detail for detail in blocked.values()), blocked
     assert aliases(client, "iris-classifier") == {"staging": 1}  # the rest of the plan applied
+    # Nothing left to change, but apply must still say what is blocked, not that all matches.
+    again = run_cli("apply", "--auto-approve")
+    assert again.code == 0, again.err
+    assert "matches" not in again.out
+    assert "v9.9" in again.out and "1.01" in again.out
 
 
 def test_budget_blocks_training(workspace, run_cli) -> None:

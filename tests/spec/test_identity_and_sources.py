@@ -159,6 +159,9 @@ def test_unknown_revision_is_a_clear_error(git_repo, run_cli) -> None:
     assert "hint:" in result.err and "Traceback" not in result.err
     with pytest.raises(SourceError):
         load_specs(["specs"], rev="no-such-branch", root=git_repo.path)
+    # Reflog and message forms are git's own syntax: resolved by git, or refused cleanly.
+    assert run_cli("validate", "--rev", "HEAD@{99}", cwd=git_repo.path).err.count("does not resolve") == 1
+    assert run_cli("validate", "--rev", ":/update", cwd=git_repo.path).code == 0
 
 
 def test_rev_outside_a_git_repository(tmp_path: Path, run_cli, isolated_home) -> None:
