@@ -173,3 +173,13 @@ def test_console_script_keeps_output_and_exit_codes_of_read_only_commands(worksp
                             cwd=repo.path, env=env, capture_output=True, text=True, timeout=240)
     assert status.returncode == 2
     assert json.loads(status.stdout)
+
+
+def test_an_unreachable_tracking_server_is_reported_not_retried_for_minutes(workspace) -> None:
+    repo, _ = workspace
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_HTTP_REQUEST")}
+    # 127.0.0.1:1 refuses connections; MLflow's own defaults would retry for about 4 minutes.
+    done = subprocess.run([sys.executable, "-m", "qspec.cli.main", "plan", "--tracking-uri", "http://127.0.0.1:1"],
+                          cwd=repo.path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "127.0.0.1:1" in done.stderr and "hint:" in done.stderr and "Traceback" not in done.stderr
