@@ -243,3 +243,28 @@ def test_apply_at_a_revision_reads_the_data_at_that_revision(csv_workspace, run_
     result = run_cli("apply", "--auto-approve", "--rev", "v1.0")
     assert result.code == 0, result.err
     assert data_sizes(registry(uri)) == {"staging": 60, "production": 60}
+
+
+def test_adopting_a_version_built_outside_qspec_checks_its_gate_on_apply(workspace, run_cli) -> None:
+    repo, uri = workspace
+    client = registry(uri)
+    assert run_cli("apply", "--auto-approve").code == 0
+    source = client.get_model_version("iris-classifier", "1").source
+    outside = {}
+    for accuracy in (0.99, 0.2):  # one passes production's gate (min 0.5), one does not
+        (experiment,) = client.search_experiments(filter_string="name = 'iris-vqc'")
+        run = client.create_run(experiment.experiment_id)  # a plain MLflow run, not tagged by qspec
+        client.log_metric(run.info.run_id, "test_accuracy", accuracy)
+        client.set_terminated(run.info.run_id)
+        outside[accuracy] = int(client.create_model_version("iris-classifier", source, run_id=run.info.run_id).version)
+
+    for accuracy, expected in ((0.99, outside[0.99]), (0.2, outside[0.99])):
+        repo.write("specs/iris.yaml", SPECS.replace("production: {ref: v1.0}",
+                                                    f"production: {{version: {outside[accuracy]}}}"))
+        repo.commit(f"adopt v{outside[accuracy]}")
+        plan = run_cli("plan")
+        assert "gate checked on apply" in plan.out, plan.out
+        result = run_cli("apply", "--auto-approve")
+        assert result.code == 0, result.err
+        assert aliases(client, "iris-classifier")["production"] == expected
+    assert "test_accuracy = 0.2" in result.out  # the second adoption was blocked by its gate
