@@ -27,6 +27,15 @@ def predict(model: str, input_path: Path, output_format: str, mode: str | None, 
 
     frame = predict_from_registry(model, input_path, tracking_uri=tracking_uri, mode=mode)
     if output_format == "json":
-        click.echo(json.dumps(json.loads(frame.to_json(orient="records")), indent=2))
+        # Python's float repr round-trips; pandas' to_json would round to 10 significant digits.
+        click.echo(json.dumps(frame.to_dict(orient="records"), indent=2, default=_plain))
     else:
         frame.to_csv(sys.stdout, index=False)
+
+
+def _plain(value: object) -> object:
+    """numpy scalars and arrays as JSON values (``tolist`` keeps every digit)."""
+    tolist = getattr(value, "tolist", None)
+    if callable(tolist):
+        return tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")

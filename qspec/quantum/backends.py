@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 from qiskit.circuit import Parameter, QuantumCircuit
+from qiskit.quantum_info import Pauli, SparsePauliOp
 
 from qspec.errors import BackendError
 from qspec.quantum.circuits import Circuits
@@ -311,7 +312,8 @@ class EstimatorEvaluator(_PrimitiveEvaluator):
         from qiskit_aer.primitives import EstimatorV2
 
         self.transpiled = backend.pass_manager().run(circuits.circuit)
-        self.observable = circuits.observable.apply_layout(self.transpiled.layout)
+        self.observable = with_readout_error(circuits.observable.apply_layout(self.transpiled.layout),
+                                             backend.noise_model)
         self.columns = self._columns(self.transpiled, circuits)
         self.estimator = EstimatorV2.from_backend(
             backend.runner, options={"default_precision": 0.0, "run_options": {"seed_simulator": backend.spec.seed}}
@@ -324,6 +326,49 @@ class EstimatorEvaluator(_PrimitiveEvaluator):
         self.executions += len(values)
         result = self.estimator.run([(self.transpiled, self.observable, values)]).result()
         return np.asarray(result[0].data.evs, dtype=float).reshape(len(values))
+
+
+def readout_confusion(noise_model: Any, qubit: int) -> tuple[float, float] | None:
+    """(P(read 1 | 0), P(read 0 | 1)) of one physical qubit in ``noise_model``, or None without one."""
+    if noise_model is None:
+        return None
+    error = getattr(noise_model, "_local_readout_errors", {}).get((qubit,))
+    if error is None:
+        error = getattr(noise_model, "_default_readout_error", None)
+    if error is None:
+        return None
+    probabilities = np.asarray(error.probabilities, dtype=float)
+    return float(probabilities[0, 1]), float(probabilities[1, 0])
+
+
+def with_readout_error(observable: SparsePauliOp, noise_model: Any) -> SparsePauliOp:
+    """The observable whose exact expectation is what measuring ``observable`` with readout errors gives.
+
+    Every Pauli term is measured (after its basis rotation) as Z on its qubits, and a per-qubit
+    readout confusion with p01 = P(1|0), p10 = P(0|1) turns a measured +-1 into
+    E[z_read | z] = (p10 - p01) + (1 - p01 - p10) z. Independent across qubits, so each
+    non-identity factor P_q becomes (p10 - p01) I + (1 - p01 - p10) P_q. Exact estimators
+    (precision 0) never sample, so without this the readout part of a noise model is ignored.
+    """
+    if noise_model is None:
+        return observable
+    n = observable.num_qubits
+    terms: list[SparsePauliOp] = []
+    for pauli, coeff in zip(observable.paulis, observable.coeffs, strict=True):
+        term = SparsePauliOp(Pauli("I" * n), coeffs=[coeff])
+        label = pauli.to_label()  # qubit 0 is the rightmost letter
+        for q in range(n):
+            letter = label[n - 1 - q]
+            confusion = readout_confusion(noise_model, q)
+            if letter == "I" or confusion is None:
+                continue
+            p01, p10 = confusion
+            if p01 == 0 and p10 == 0:
+                continue
+            factor = SparsePauliOp.from_sparse_list([("", [], p10 - p01), (letter, [q], 1 - p01 - p10)], n)
+            term = term.compose(factor)
+        terms.append(term)
+    return SparsePauliOp.sum(terms).simplify(atol=0.0) if terms else observable
 
 
 class SamplerEvaluator(_PrimitiveEvaluator):

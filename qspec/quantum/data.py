@@ -171,10 +171,27 @@ def _csv(path: str, content: bytes, target: str | None) -> tuple[np.ndarray, np.
         raise QspecError(f"{path} has no column {target!r}", where="spec.data.target",
                          hint="its columns are " + ", ".join(header))
     names = [h for i, h in enumerate(header) if i != column]
-    try:
-        values = np.array([[float(cell) for i, cell in enumerate(r) if i != column] for r in rows[1:]])
-    except ValueError as exc:
-        raise QspecError(f"{path}: a feature is not a number ({exc})",
-                         hint="every column but the label is numeric") from exc
+    # csv line numbers (1-based, blank lines included) of the kept rows, for error messages
+    lines = [n for n, r in enumerate(csv.reader(io.StringIO(content.decode("utf-8-sig"))), start=1)
+             if any(cell.strip() for cell in r)]
+    values = np.empty((len(rows) - 1, len(names)))
+    for k, (line, r) in enumerate(zip(lines[1:], rows[1:], strict=True)):
+        if len(r) != len(header):
+            raise QspecError(f"{path}:{line}: {len(r)} cells, the header names {len(header)} columns",
+                             hint="every row has one cell per column")
+        j = 0
+        for i, cell in enumerate(r):
+            if i == column:
+                continue
+            try:
+                value = float(cell)
+            except ValueError:
+                value = None
+            if value is None or not np.isfinite(value):
+                shown = repr(cell) if cell.strip() else "an empty cell"
+                raise QspecError(f"{path}:{line}: column {header[i]!r} holds {shown}, not a finite number",
+                                 hint="every column but the label holds finite numbers; fill or drop the row")
+            values[k, j] = value
+            j += 1
     labels = np.array([r[column].strip() for r in rows[1:]])
     return values, labels, names

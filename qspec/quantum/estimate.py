@@ -94,7 +94,7 @@ def estimate_resources(experiment: Experiment | ExperimentSpec, *,
         iterations = max(iterations, p + 2)
     rows_per_sample = {"adam": 1 + 2 * p, "l_bfgs_b": 1 + 2 * p, "cobyla": 1, "spsa": 2}[optimizer.name]
     if optimizer.name == "l_bfgs_b":
-        assumptions.append("l_bfgs_b: one evaluation per iteration (line searches may add some)")
+        assumptions.append("l_bfgs_b: evaluations capped at maxiter (line searches count against it)")
     backend = spec.backend
     sampled = backend.shots is not None or backend.kind == "ibm"
     groups = 1

@@ -110,15 +110,30 @@ def cobyla(options: CobylaOptions, objective: Objective, x0: np.ndarray, report:
     return np.asarray(result.x, dtype=float)
 
 
+class _BudgetSpentError(Exception):
+    """Raised inside scipy's loop when the evaluation budget is used up."""
+
+
 def lbfgsb(options: LbfgsbOptions, objective: Objective, x0: np.ndarray, report: Report) -> np.ndarray:
-    """scipy's L-BFGS-B on parameter-shift gradients; reports each accepted iterate."""
+    """scipy's L-BFGS-B on parameter-shift gradients; reports each accepted iterate.
+
+    Line searches can spend several evaluations per iteration, while the resource estimate
+    counts one: evaluations are capped at ``maxiter`` (scipy's ``maxfun`` plus a hard guard,
+    as scipy may overrun ``maxfun`` inside a line search), so the estimate is an upper bound.
+    """
     from scipy.optimize import OptimizeResult
     from scipy.optimize import minimize as scipy_minimize
 
     last: dict[bytes, Evaluation] = {}
     count = 0
+    evaluations = 0
+    accepted = np.array(x0, dtype=float)
 
     def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
+        nonlocal evaluations
+        if evaluations >= options.maxiter:
+            raise _BudgetSpentError
+        evaluations += 1
         (evaluation,) = objective.evaluate(np.asarray(x, dtype=float)[None, :], gradient=True)
         last.clear()
         last[np.asarray(x, dtype=float).tobytes()] = evaluation
@@ -126,12 +141,17 @@ def lbfgsb(options: LbfgsbOptions, objective: Objective, x0: np.ndarray, report:
         return evaluation.loss, evaluation.gradient
 
     def callback(intermediate_result: OptimizeResult) -> None:
-        nonlocal count
+        nonlocal count, accepted
         count += 1
         x = np.asarray(intermediate_result.x, dtype=float)
+        accepted = x.copy()
         evaluation = last.get(x.tobytes()) or Evaluation(float(intermediate_result.fun))
         report(count, x, evaluation)
 
-    result = scipy_minimize(fun, np.array(x0, dtype=float), jac=True, method="L-BFGS-B", callback=callback,
-                            options={"maxiter": options.maxiter, "ftol": options.ftol, "gtol": options.gtol})
+    try:
+        result = scipy_minimize(fun, np.array(x0, dtype=float), jac=True, method="L-BFGS-B", callback=callback,
+                                options={"maxiter": options.maxiter, "maxfun": options.maxiter,
+                                         "ftol": options.ftol, "gtol": options.gtol})
+    except _BudgetSpentError:
+        return accepted
     return np.asarray(result.x, dtype=float)

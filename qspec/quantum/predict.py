@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from qspec.errors import QspecError
 from qspec.quantum.result import Preprocessing
 
 
@@ -44,7 +45,16 @@ def predict_classifier(circuit_or_qpy: Any, parameters: Sequence[float] | Mappin
     mapping from those names. ``raw_rows`` are raw feature rows (array, list or DataFrame), which
     ``preprocessing.apply`` maps to circuit inputs exactly as in training.
     """
-    expectation = _expectations(load_circuit(circuit_or_qpy), parameters, preprocessing.apply(raw_rows), None,
+    found = _first_non_finite(raw_rows, preprocessing)
+    inputs = preprocessing.apply(raw_rows)
+    bad = np.argwhere(~np.isfinite(np.asarray(inputs, dtype=float)))
+    if found is None and len(bad):
+        found = int(bad[0][0]), "?"
+    if found is not None:  # NaN would read as class 0, and clipping would hide an infinity
+        row, column = found
+        raise QspecError(f"input row {row + 1}, column {column!r} is not a finite number",
+                         hint="fill or drop rows with empty, NaN or infinite feature values")
+    expectation = _expectations(load_circuit(circuit_or_qpy), parameters, inputs, None,
                                 shots=shots, seed=seed)
     p1 = np.clip((1.0 - expectation) / 2.0, 0.0, 1.0)
     probabilities = np.stack([1.0 - p1, p1], axis=1)
@@ -95,6 +105,23 @@ def _expectations(circuit: Any, parameters: Any, inputs: np.ndarray | None, obse
         evaluator = SamplerEvaluator(Backend(spec, DeviceInfo("aer", "aer", None, True), runner, None, None), circuits)
     values: np.ndarray = evaluator.expectations(x, np.tile(theta, (rows, 1)), index)
     return values
+
+
+def _first_non_finite(raw_rows: Any, preprocessing: Preprocessing) -> tuple[int, str] | None:
+    """The row and column name of the first NaN or infinite raw feature value, if any."""
+    names = list(preprocessing.feature_names or [])
+    try:
+        if hasattr(raw_rows, "columns") and names and set(names) <= set(raw_rows.columns):
+            raw = np.asarray(raw_rows[names], dtype=float)
+        else:
+            raw = np.atleast_2d(np.asarray(raw_rows, dtype=float))
+    except (TypeError, ValueError):
+        return None
+    found = np.argwhere(~np.isfinite(raw))
+    if not len(found):
+        return None
+    r, c = (int(i) for i in found[0])
+    return r, names[c] if c < len(names) else f"feature {c}"
 
 
 def _vector(circuit: Any, prefix: str) -> list[Any]:

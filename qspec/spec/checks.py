@@ -51,6 +51,11 @@ def check_experiment(experiment: Experiment) -> list[Finding]:
             out.append((("spec", "baseline"), "a classical baseline applies to classification only",
                         "VQE is compared with exact diagonalisation; remove baseline"))
 
+    if circuit.feature_map is not None and circuit.feature_map.type == "zz" and circuit.qubits < 2:
+        out.append((("spec", "circuit", "qubits"),
+                    f"the zz feature map entangles pairs of qubits; the circuit has {circuit.qubits}",
+                    "zz needs at least 2 qubits: set qubits: 2 or more, or use feature_map: {type: z}"))
+
     data = spec.data
     if data is not None and spec.task == "classification":
         if data.features is not None and circuit.feature_map is not None and data.features != circuit.qubits:

@@ -62,6 +62,24 @@ def read_rows(path: str | Path) -> pd.DataFrame:
         raise QspecError(f"cannot read {path} as CSV: {exc}", hint="the first row names the feature columns") from exc
 
 
+def check_finite(frame: pd.DataFrame) -> None:
+    """Raise on the first empty, NaN or infinite feature value, naming its row and column.
+
+    Rows are numbered as in the CSV file: the header is line 1, the first data row line 2.
+    """
+    import numpy as np
+
+    values = frame.to_numpy(dtype=float)
+    bad = np.argwhere(~np.isfinite(values))
+    if len(bad):
+        row, col = (int(i) for i in bad[0])
+        raise QspecError(
+            f"row {row + 1} (line {row + 2}), column {frame.columns[col]!r}: {values[row, col]} is not a finite "
+            f"number ({len(bad)} such value{'s' if len(bad) != 1 else ''} in the input)",
+            hint="fill or drop rows with empty, NaN or infinite feature values",
+        )
+
+
 def load_model(reference: str, *, tracking: Tracking) -> Any:
     """The pyfunc of a reference, loaded through MLflow from ``tracking``."""
     import mlflow.pyfunc
@@ -97,6 +115,10 @@ def predict_from_registry(
     import pandas as pd
 
     frame = rows if isinstance(rows, pd.DataFrame) else read_rows(rows)
+    if len(frame) == 0:
+        source = "the input" if isinstance(rows, pd.DataFrame) else str(rows)
+        raise QspecError(f"{source} has no data rows", hint="the first row names the feature columns; "
+                         "each further row is one input to predict")
     tracking = connect(tracking_uri, root=root)
     model = load_model(reference, tracking=tracking)
     schema = model.metadata.get_input_schema()
@@ -112,6 +134,7 @@ def predict_from_registry(
             frame = frame[names].astype(float)
         except (TypeError, ValueError) as exc:
             raise QspecError(f"a feature value is not a number: {exc}", hint="feature columns hold numbers") from exc
+        check_finite(frame)
     try:
         result = model.predict(frame, params={"mode": mode} if mode else None)
     except Exception as exc:  # the pyfunc's ValueError, MLflow's schema errors

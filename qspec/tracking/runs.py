@@ -11,6 +11,7 @@ error propagates, with MLflow and file-system errors turned into ``TrackingError
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 import time
@@ -367,11 +368,13 @@ def _end(recorder: RunRecorder, status: str, error: BaseException | None = None)
         with mlflow_errors(f"cannot end run {recorder.run_id}", recorder.tracking.uri):
             client.set_terminated(recorder.run_id, status)
         return
-    try:
+    try:  # keep the training curve up to the failure: it is what explains the failure
+        recorder.flush()
+    except Exception:  # the store itself may be what failed
         recorder.buffer.clear()
+    # the tag is a courtesy; what matters is that the run stops being RUNNING
+    with contextlib.suppress(Exception):
         client.set_tag(recorder.run_id, TAG_ERROR, (str(error) or type(error).__name__)[:4000])
-    except Exception:  # the tag is a courtesy; what matters is that the run stops being RUNNING
-        pass
     try:
         client.set_terminated(recorder.run_id, status)
     except Exception as exc:

@@ -75,3 +75,33 @@ def test_records_and_estimates_import_without_qiskit() -> None:
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('qiskit', 'qiskit_aer', 'mlflow')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_readout_error_applies_without_shots() -> None:
+    # readout error alone, no gate noise: shots: null must still see it, as the sampler does
+    circuits = build_circuits(h2_like_spec())
+    weights = np.random.default_rng(4).uniform(-np.pi, np.pi, (4, len(circuits.weights)))
+    index = np.zeros(4, dtype=np.int64)
+    clean = ExactEvaluator(circuits).expectations(np.zeros((0, 0)), weights, index)
+    exact_noisy = EstimatorEvaluator(open_backend(BackendSpec(shots=None, noise={"readout": 0.1}, seed=1), 3),
+                                     circuits).expectations(np.zeros((0, 0)), weights, index)
+    shots = 40000
+    sampled = SamplerEvaluator(open_backend(BackendSpec(shots=shots, noise={"readout": 0.1}, seed=1), 3),
+                               circuits).expectations(np.zeros((0, 0)), weights, index)
+    assert np.max(np.abs(exact_noisy - clean)) > 0.05
+    assert np.max(np.abs(sampled - exact_noisy)) < 5 * np.sqrt((0.3**2 + 0.7**2 + 0.25**2 + 0.1**2) / shots)
+
+
+def test_device_readout_error_applies_without_shots(examples: dict[str, Experiment]) -> None:
+    circuits = build_circuits(examples["iris-vqc"].spec)
+    rng = np.random.default_rng(5)
+    features = rng.uniform(0, 1, (3, 4))
+    weights = rng.uniform(-np.pi, np.pi, (3, len(circuits.weights)))
+    index = np.arange(3)
+    backend = open_backend(BackendSpec(shots=None, noise={"from_device": "manila"}, seed=2), 4)
+    evaluator = EstimatorEvaluator(backend, circuits)
+    with_readout = evaluator.expectations(features, weights, index)
+    evaluator.observable = circuits.observable.apply_layout(evaluator.transpiled.layout)
+    without = evaluator.expectations(features, weights, index)
+    assert np.max(np.abs(with_readout - without)) > 1e-3
+    assert np.all(np.abs(with_readout) <= np.abs(without) + 1e-9)

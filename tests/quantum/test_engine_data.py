@@ -102,3 +102,16 @@ def test_csv_experiment_trains_from_root_or_read(tmp_path) -> None:
     assert by_root.estimate.assumptions == []  # the file was read to count its rows
     with pytest.raises(QspecError, match=r"cannot read csv:data\.csv"):
         train(experiment)
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ("1,nan,yes", r"data/bad\.csv:4: column 'f2' holds 'nan', not a finite number"),
+    ("1,,yes", r"data/bad\.csv:4: column 'f2' holds an empty cell"),
+    ("x1,2,yes", r"data/bad\.csv:4: column 'f1' holds 'x1'"),
+    ("1,inf,yes", r"data/bad\.csv:4: column 'f2' holds 'inf'"),
+    ("1,yes", r"data/bad\.csv:4: 2 cells, the header names 3 columns"),
+])
+def test_bad_csv_cells_name_file_line_and_column(row: str, message: str) -> None:
+    text = "\n".join(["f1,f2,label", "1,2,no", "3,4,yes", row, "5,6,no"]) + "\n"
+    with pytest.raises(QspecError, match=message):
+        load_dataset(DataSpec(source="csv:data/bad.csv", classes=["no", "yes"]), lambda _path: text.encode())

@@ -104,6 +104,9 @@ CASES = {
     "unknown top-level key": ({"a.yaml": EXPERIMENT + "extra: 1\n"}, 24, "extra", "unknown key", None),
     "qubits too many": ({"a.yaml": edit(EXPERIMENT, "qubits: 4", "qubits: 33")}, 14, "spec.circuit.qubits",
                         "less than or equal to 32", None),
+    "zz feature map on one qubit": ({"a.yaml": edit(edit(EXPERIMENT, "qubits: 4", "qubits: 1"), "features: 4",
+                                                    "features: 1")}, 14, "spec.circuit.qubits",
+                                    "zz feature map entangles pairs", "at least 2 qubits"),
     "qubits zero": ({"a.yaml": edit(EXPERIMENT, "qubits: 4", "qubits: 0")}, 14, "spec.circuit.qubits",
                     "greater than or equal to 1", None),
     "features do not fit the feature map": (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -219,3 +220,55 @@ def test_the_model_is_built_from_code_with_plain_artifacts(iris_model: TrainedMo
     assert isinstance(preprocessing["mean"], list)  # plain arrays, not pickled scalers
     requirements = (local / "requirements.txt").read_text()
     assert "qiskit==" in requirements and "mlflow==" in requirements
+
+
+def test_predict_rejects_non_finite_values_and_empty_input(iris_model: TrainedModel, tmp_path: Path) -> None:
+    from qspec.tracking.predict import predict_from_registry
+
+    split = raw_split(iris_model)
+    names = split.dataset.feature_names
+    rows = split.raw_test[:3].copy()
+    rows[1, 2] = np.nan
+    nan = write_rows(tmp_path / "nan.csv", names, rows)
+    with pytest.raises(QspecError, match=rf"row 2 \(line 3\), column '{re.escape(names[2])}'") as info:
+        predict_from_registry(f"{iris_model.model_name}@staging", nan, tracking_uri=iris_model.uri)
+    assert info.value.hint and "NaN" in info.value.hint
+
+    empty = tmp_path / "empty.csv"
+    empty.write_text(",".join(names) + "\n")
+    with pytest.raises(QspecError, match=r"empty\.csv has no data rows"):
+        predict_from_registry(f"{iris_model.model_name}@staging", empty, tracking_uri=iris_model.uri)
+
+
+def test_predict_classifier_rejects_non_finite_rows(iris_model: TrainedModel) -> None:
+    from mlflow import MlflowClient
+
+    from qspec.quantum.predict import predict_classifier
+
+    split = raw_split(iris_model)
+    rows = split.raw_test[:3].copy()
+    rows[2, 0] = np.inf
+    local = MlflowClient(iris_model.uri).download_artifacts(iris_model.run_id, "parameters/parameters.json")
+    parameters = json.loads(Path(local).read_text())["values"]
+    from qspec.quantum.circuits import build_circuits
+
+    circuit = build_circuits(iris_model.loaded.resource.spec).circuit  # type: ignore[attr-defined]
+    with pytest.raises(QspecError, match=rf"input row 3, column '{re.escape(split.dataset.feature_names[0])}'"):
+        predict_classifier(circuit, parameters, split.preprocessing, rows)
+
+
+def test_predict_json_keeps_full_precision(iris_model: TrainedModel, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from qspec.cli.predict import predict
+    from qspec.tracking.predict import predict_from_registry
+
+    split = raw_split(iris_model)
+    csv = write_rows(tmp_path / "rows.csv", split.dataset.feature_names, split.raw_test[:3])
+    frame = predict_from_registry(f"{iris_model.model_name}@staging", csv, tracking_uri=iris_model.uri)
+    result = CliRunner().invoke(predict, [f"{iris_model.model_name}@staging", "--input", str(csv), "--format",
+                                          "json", "--tracking-uri", iris_model.uri])
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.stdout)
+    assert [r["expectation"] for r in records] == [float(v) for v in frame["expectation"]]
+    assert [r["probability"] for r in records] == [float(v) for v in frame["probability"]]

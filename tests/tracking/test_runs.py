@@ -221,7 +221,7 @@ def test_an_engine_failure_ends_the_run_not_running(repo: Path, error: BaseExcep
                                                     status: str) -> None:
     from mlflow import MlflowClient
 
-    from qspec.tracking.runs import train_and_log
+    from qspec.tracking.runs import ITERATION_PREFIX, train_and_log
 
     loaded = write_spec(repo, "iris-tiny", IRIS_TINY)
     uri = sqlite_uri(repo)
@@ -241,6 +241,9 @@ def test_an_engine_failure_ends_the_run_not_running(repo: Path, error: BaseExcep
     (run,) = client.search_runs([client.get_experiment_by_name("iris-tiny").experiment_id])
     assert run.info.status == status
     assert run.data.tags["qspec.error"]  # why it failed, readable in the UI
+    # the training curve up to the failure is kept: it is what explains a divergence
+    history = client.get_metric_history(run.info.run_id, ITERATION_PREFIX + "loss")
+    assert [(m.step, m.value) for m in history] == [(1, 0.7)]
 
 
 def test_log_training_records_a_result_made_elsewhere(repo: Path) -> None:
