@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qspec.errors import QspecError, SourceError
+from qspec.errors import QspecError, RevisionError, SourceError
 from qspec.spec import SpecSet, load_specs
 from qspec.spec.source import SPEC_SUFFIXES, find_root
 
@@ -62,7 +62,6 @@ class ApplyOutcome:
 class StatusResult:
     report: Any  # qspec.plan.status.StatusReport
     planned: PlanResult
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def validate(specs: Sequence[str | Path] = ("specs",), *, rev: str | None = None,
@@ -71,8 +70,10 @@ def validate(specs: Sequence[str | Path] = ("specs",), *, rev: str | None = None
     return load_specs(list(specs), rev=rev, root=root)
 
 
-def git_state(root: Path, paths: Sequence[str]) -> GitState:
-    """The HEAD commit and the uncommitted changes (modified, staged or untracked) under ``paths``."""
+def git_state(root: Path, paths: Sequence[str], data_files: Sequence[str] = ()) -> GitState:
+    """The HEAD commit and the uncommitted changes (modified, staged or untracked) of the files qspec
+    reads: spec files (*.yaml, *.yml) under ``paths``, and ``data_files``. Editor swap files or notes
+    beside the specs do not count."""
     import git
 
     try:
@@ -83,8 +84,10 @@ def git_state(root: Path, paths: Sequence[str]) -> GitState:
         commit: str | None = repo.head.commit.hexsha
     except ValueError:  # a repository with no commit yet
         commit = None
-    porcelain = repo.git.status("--porcelain", "--untracked-files=all", "--", *paths) if paths else ""
-    dirty = tuple(sorted(line[3:] for line in porcelain.splitlines() if line.strip()))
+    watched = [*paths, *data_files]
+    porcelain = repo.git.status("--porcelain", "--untracked-files=all", "--", *watched) if watched else ""
+    changed = (line[3:] for line in porcelain.splitlines() if line.strip())
+    dirty = tuple(sorted(p for p in changed if p.endswith(SPEC_SUFFIXES) or p in data_files))
     return GitState(commit=commit, dirty=dirty)
 
 
@@ -108,14 +111,10 @@ def _repo_relative(paths: Sequence[str | Path], root: Path) -> list[str]:
     return out
 
 
-def _watched_paths(specset: SpecSet, specs: Sequence[str | Path], root: Path) -> list[str]:
-    """The files whose uncommitted changes make a work tree dirty: spec files and csv data."""
-    out = _repo_relative(specs, root)
-    for loaded in specset.experiments.values():
-        data = loaded.resource.spec.data
-        if data is not None and data.csv_path is not None:
-            out.append(data.csv_path)
-    return out
+def _data_files(specset: SpecSet) -> list[str]:
+    """The csv data sets the experiments read, repository-relative."""
+    return sorted({d.csv_path for d in (e.resource.spec.data for e in specset.experiments.values())
+                   if d is not None and d.csv_path is not None})
 
 
 def plan(*, specs: Sequence[str | Path] = ("specs",), rev: str | None = None, base: str | None = None,
@@ -129,20 +128,16 @@ def plan(*, specs: Sequence[str | Path] = ("specs",), rev: str | None = None, ba
     from qspec.plan.state import DesiredState
     from qspec.quantum.estimate import estimate_resources
     from qspec.registry.mlflow import MlflowRegistry
+    from qspec.spec.load import load_source
     from qspec.spec.source import open_source
+    from qspec.tracking.model import version_tags
     from qspec.tracking.store import connect
 
     repo_root = _root_for(specs, root)
     source = open_source(list(specs), rev=rev, root=repo_root)
-    from qspec.spec.load import load_source
-
     specset = load_source(source)
     git = GitState(commit=specset.revision) if rev is not None else git_state(
-        repo_root, _watched_paths(specset, specs, repo_root))
-    # Only files qspec reads make a work tree dirty: not editor swap files or notes beside the specs.
-    data_files = {d.csv_path for d in (e.resource.spec.data for e in specset.experiments.values()) if d}
-    git = GitState(git.commit, tuple(p for p in git.dirty if p.endswith(SPEC_SUFFIXES) or p in data_files),
-                   git.is_repo)
+        repo_root, _repo_relative(specs, repo_root), _data_files(specset))
     resolver = GitRefResolver(_repo_relative(specs, repo_root), root=repo_root) if git.is_repo else None
 
     def estimate(experiment: Any) -> Any:
@@ -157,18 +152,16 @@ def plan(*, specs: Sequence[str | Path] = ("specs",), rev: str | None = None, ba
             raise SourceError("--base needs the specs to be in a git repository")
         try:
             base_desired = desired_state(resolver.specs_at(base), resolve_ref=resolver, git_commit=None)
+        except RevisionError:
+            raise  # a base that does not resolve at all is the user's error
         except QspecError as exc:
             # A PR that fixes a broken main, or adds the first specs, still gets a plan: every model
-            # counts as changed. (A base that does not resolve at all is still an error.)
-            if isinstance(exc, SourceError) and "does not resolve" in exc.message:
-                raise
+            # counts as changed.
             notes.append(f"the specs at {base} cannot be read ({exc.message.splitlines()[0]}); "
                          "planning every model")
             base_desired = DesiredState(models={})
         changed = changed_models(desired, base_desired)
         selected = changed if selected is None else selected & changed
-
-    from qspec.tracking.model import version_tags
 
     tracking = connect(tracking_uri, root=repo_root)
     registry = MlflowRegistry(tracking.client, version_metadata=version_tags)

@@ -3,6 +3,7 @@
     QspecError                  anything a user can cause; the CLI prints it and exits 1
     ├── SpecError               one or more problems in the spec files (carries Problems)
     ├── SourceError             a spec source cannot be read: missing path, bad git revision
+    │   └── RevisionError       a git revision that does not resolve
     ├── BackendError            a quantum backend cannot be reached or configured (e.g. no IBM token)
     ├── TrackingError           the MLflow store refused or failed (unwritable artifacts, bad URI)
     └── ApplyError              an action of a plan failed while applying
@@ -73,6 +74,10 @@ class SpecError(QspecError):
 
 class SourceError(QspecError):
     """A spec source cannot be read (a path that does not exist, a git revision that does not resolve)."""
+
+
+class RevisionError(SourceError):
+    """A git revision (``--rev``, ``--base``, a stage's ``ref:``) that git cannot resolve to a commit."""
 
 
 class BackendError(QspecError):

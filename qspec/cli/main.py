@@ -86,10 +86,10 @@ def validate(paths: tuple[str, ...], specs_dir: str, rev: str | None, fmt: str) 
 
     Exits 0 when every spec is valid and 1 with every problem listed (file:line, key path, hint).
     """
-    from qspec.spec import load_specs
+    from qspec import api
 
     try:
-        specs = load_specs(list(paths) or [specs_dir], rev=rev)
+        specs = api.validate(list(paths) or [specs_dir], rev=rev)
     except SpecError as exc:
         if fmt == "json":
             click.echo(json.dumps({"valid": False, "problems": [p.as_dict() for p in exc.problems]}, indent=2))
@@ -193,4 +193,8 @@ def run() -> None:
 
 
 if __name__ == "__main__":
-    run()
+    # Run the canonical module, not this __main__ copy: the command modules import qspec.cli.main
+    # (its _State and helpers), which must be the same module the commands were registered on.
+    from qspec.cli.main import run as canonical_run
+
+    canonical_run()

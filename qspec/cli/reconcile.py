@@ -35,7 +35,9 @@ def _debug() -> bool:
 
 
 def _note(text: str) -> None:
-    click.echo(text, err=True)
+    from qspec.cli.main import _echo_err
+
+    _echo_err(text)
 
 
 @click.command()

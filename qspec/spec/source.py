@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from qspec.errors import SourceError
+from qspec.errors import RevisionError, SourceError
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -131,7 +131,7 @@ class GitSource:
             if commit.type != "commit":
                 raise ValueError(self.ref)
         except (git.GitCommandError, git.BadName, ValueError) as exc:
-            raise SourceError(
+            raise RevisionError(
                 f"git revision {self.ref!r} does not resolve",
                 hint="name a branch, tag or commit that exists (git fetch --tags if it is remote)",
             ) from exc
