@@ -115,3 +115,23 @@ def client(store_uri: str) -> Any:
     from qspec.registry.testing import client_for
 
     return client_for(store_uri)
+
+
+@pytest.fixture
+def spec_repo(git_repo: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., tuple[GitRepo, str]]:
+    """Commit ``files`` (path -> text) to the test's git repository, optionally tag the commit, and
+    point the current directory and MLFLOW_TRACKING_URI at it and at a SQLite store of its own."""
+
+    def make(files: dict[str, str], *, tag: str | None = None) -> tuple[GitRepo, str]:
+        git_repo.write(".gitignore", ".qspec/\n")
+        for rel, text in files.items():
+            git_repo.write(rel, text)
+        git_repo.commit("specs")
+        if tag is not None:
+            git_repo.git("tag", tag)
+        uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        monkeypatch.chdir(git_repo.path)
+        return git_repo, uri
+
+    return make

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from qspec.registry.testing import client_for
+
 IRIS = (Path(__file__).parent / "specs" / "iris.yaml").read_text().replace(
     "production: {ref: v1.0}", "production: {track: HEAD}")
 
@@ -41,21 +43,8 @@ spec:
 
 
 @pytest.fixture
-def workspace(git_repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    git_repo.write(".gitignore", ".qspec/\n")
-    git_repo.write("specs/iris.yaml", IRIS)
-    git_repo.write("specs/h2.yaml", H2)
-    git_repo.commit("two models")
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.chdir(git_repo.path)
-    return git_repo, uri
-
-
-def client_for(uri: str):
-    from mlflow import MlflowClient
-
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+def workspace(spec_repo):
+    return spec_repo({"specs/iris.yaml": IRIS, "specs/h2.yaml": H2})
 
 
 def subjects(plan_json: str) -> set[str]:

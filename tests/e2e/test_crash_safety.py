@@ -15,17 +15,16 @@ from pathlib import Path
 
 import pytest
 
+from qspec.registry.testing import client_for
+
 pytestmark = pytest.mark.slow
 
 SPECS = (Path(__file__).parent / "specs" / "iris.yaml").read_text()
 
 
 @pytest.fixture
-def workspace(git_repo, tmp_path: Path):
-    git_repo.write(".gitignore", ".qspec/\n")
-    git_repo.write("specs/iris.yaml", SPECS.replace("production: {ref: v1.0}", "production: {track: HEAD}"))
-    git_repo.commit("iris classifier")
-    return git_repo, f"sqlite:///{tmp_path / 'mlflow.db'}"
+def workspace(spec_repo):
+    return spec_repo({"specs/iris.yaml": SPECS.replace("production: {ref: v1.0}", "production: {track: HEAD}")})
 
 
 def qspec_apply(repo, uri: str, *, crash_at: str | None = None, wait: bool = True):
@@ -43,9 +42,7 @@ def qspec_apply(repo, uri: str, *, crash_at: str | None = None, wait: bool = Tru
 
 
 def state(uri: str) -> dict:
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client = client_for(uri)
     runs = client.search_runs([e.experiment_id for e in client.search_experiments()], max_results=1000)
     models = client.search_registered_models()
     versions = client.search_model_versions("name = 'iris-classifier'") if models else []

@@ -13,25 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from qspec.registry.testing import client_for
+
 SPECS = (Path(__file__).parent / "specs" / "iris.yaml").read_text()
 
 
 @pytest.fixture
-def workspace(git_repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    git_repo.write(".gitignore", ".qspec/\n")
-    git_repo.write("specs/iris.yaml", SPECS)
-    git_repo.commit("iris classifier")
-    git_repo.git("tag", "v1.0")
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.chdir(git_repo.path)
-    return git_repo, uri
-
-
-def registry(uri: str):
-    from mlflow import MlflowClient
-
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+def workspace(spec_repo):
+    return spec_repo({"specs/iris.yaml": SPECS}, tag="v1.0")
 
 
 def versions(client, name: str) -> list[int]:
@@ -49,7 +38,7 @@ def run_count(client) -> int:
 
 def test_gitops_lifecycle(workspace, run_cli) -> None:
     repo, uri = workspace
-    client = registry(uri)
+    client = client_for(uri)
 
     # A plan before anything exists: changes pending.
     plan = run_cli("plan", "--detailed-exitcode")
@@ -121,7 +110,7 @@ def test_apply_refuses_uncommitted_spec_changes(workspace, run_cli) -> None:
     refused = run_cli("apply", "--auto-approve")
     assert refused.code == 1
     assert "uncommitted" in refused.err and "--allow-dirty" in refused.err
-    client = registry(uri)
+    client = client_for(uri)
     assert client.search_registered_models() == []
 
 
@@ -133,12 +122,12 @@ def test_invalid_specs_change_nothing(workspace, run_cli) -> None:
     result = run_cli("apply", "--auto-approve")
     assert result.code == 1
     assert "specs/iris.yaml:" in result.err and "no Experiment named 'nope'" in result.err
-    assert registry(uri).search_registered_models() == []
+    assert client_for(uri).search_registered_models() == []
 
 
 def test_blocked_items_do_not_stop_the_rest(workspace, run_cli) -> None:
     repo, uri = workspace
-    client = registry(uri)
+    client = client_for(uri)
     # production's gate cannot pass, and a second deployment stage names a ref that does not exist.
     repo.write("specs/iris.yaml", SPECS.replace("production: {test_accuracy: {min: 0.5}}",
                                                 "production: {test_accuracy: {min: 1.01}}")
@@ -171,14 +160,14 @@ def test_budget_blocks_training(workspace, run_cli) -> None:
     assert result.code == 0, result.err
     assert "budget exceeded: an estimated" in result.out
     # HEAD's sampled spec is blocked; production, pinned to v1.0 (exact, no budget), still trains.
-    client = registry(uri)
+    client = client_for(uri)
     assert run_count(client) == 1
     assert aliases(client, "iris-classifier") == {"production": 1}
 
 
 def test_adopting_a_version_and_healing_an_edited_tag(workspace, run_cli) -> None:
     repo, uri = workspace
-    client = registry(uri)
+    client = client_for(uri)
     assert run_cli("apply", "--auto-approve").code == 0
     repo.write("specs/iris.yaml", SPECS.replace("seed: 1}\n---", "seed: 2}\n---", 1)
                .replace("production: {ref: v1.0}", "production: {version: 1}"))
@@ -196,7 +185,7 @@ def test_adopting_a_version_and_healing_an_edited_tag(workspace, run_cli) -> Non
 
 
 @pytest.fixture
-def csv_workspace(git_repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def csv_workspace(spec_repo):
     """Iris from a csv file in the repository: 60 rows at tag v1.0, all 100 at HEAD."""
     import numpy as np
     from sklearn.datasets import load_iris
@@ -207,17 +196,11 @@ def csv_workspace(git_repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     header = "sepal_length,sepal_width,petal_length,petal_width,label\n"
     order = np.random.default_rng(0).permutation(len(rows))
     csv_spec = SPECS.replace("source: sklearn:iris", "source: csv:data/iris.csv")
-    git_repo.write(".gitignore", ".qspec/\n")
-    git_repo.write("specs/iris.yaml", csv_spec)
-    git_repo.write("data/iris.csv", header + "\n".join(rows[i] for i in order[:60]) + "\n")
-    git_repo.commit("60 rows")
-    git_repo.git("tag", "v1.0")
-    git_repo.write("data/iris.csv", header + "\n".join(rows[i] for i in order) + "\n")
-    git_repo.commit("all 100 rows")
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.chdir(git_repo.path)
-    return git_repo, uri
+    repo, uri = spec_repo({"specs/iris.yaml": csv_spec,
+                           "data/iris.csv": header + "\n".join(rows[i] for i in order[:60]) + "\n"}, tag="v1.0")
+    repo.write("data/iris.csv", header + "\n".join(rows[i] for i in order) + "\n")
+    repo.commit("all 100 rows")
+    return repo, uri
 
 
 def data_sizes(client) -> dict[str, int]:
@@ -233,7 +216,7 @@ def test_a_ref_stage_trains_on_the_data_at_that_ref(csv_workspace, run_cli) -> N
     _, uri = csv_workspace
     result = run_cli("apply", "--auto-approve")
     assert result.code == 0, result.err
-    client = registry(uri)
+    client = client_for(uri)
     assert sorted(aliases(client, "iris-classifier").values()) == [1, 2]  # two builds, one per stage
     assert data_sizes(client) == {"staging": 100, "production": 60}
 
@@ -242,12 +225,12 @@ def test_apply_at_a_revision_reads_the_data_at_that_revision(csv_workspace, run_
     _, uri = csv_workspace
     result = run_cli("apply", "--auto-approve", "--rev", "v1.0")
     assert result.code == 0, result.err
-    assert data_sizes(registry(uri)) == {"staging": 60, "production": 60}
+    assert data_sizes(client_for(uri)) == {"staging": 60, "production": 60}
 
 
 def test_adopting_a_version_built_outside_qspec_checks_its_gate_on_apply(workspace, run_cli) -> None:
     repo, uri = workspace
-    client = registry(uri)
+    client = client_for(uri)
     assert run_cli("apply", "--auto-approve").code == 0
     source = client.get_model_version("iris-classifier", "1").source
     outside = {}
