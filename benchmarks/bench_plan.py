@@ -35,7 +35,7 @@ def spec_hash(model: int, version: int) -> str:
 
 
 def seed(uri: str, models: int, versions: int) -> None:
-    from qspec.plan.state import TAG_MANAGED, alias_record_tag
+    from qspec import tags as tag
     from qspec.registry.testing import client_for, seed_run, seed_version
 
     client = client_for(uri)
@@ -43,21 +43,22 @@ def seed(uri: str, models: int, versions: int) -> None:
     for m in range(models):
         name = f"model-{m:04d}"
         exp = client.create_experiment(f"exp-{m:04d}", artifact_location=(folder / "artifacts" / name).as_uri())
-        client.create_registered_model(name, tags={TAG_MANAGED: "true"})
+        client.create_registered_model(name, tags={tag.MANAGED: "true"})
         for v in range(1, versions + 1):
             run_id = seed_run(client, exp, spec_hash(m, v), experiment=f"exp-{m:04d}",
                               metrics={"test_accuracy": 0.9 + v / 100, "loss": 0.3})
             seed_version(client, name, run_id, spec_hash(m, v), experiment=f"exp-{m:04d}")
         client.set_registered_model_alias(name, "staging", str(versions))
         client.set_registered_model_alias(name, "production", str(max(1, versions - 1)))
-        client.set_registered_model_tag(name, alias_record_tag("staging"), str(versions))
-        client.set_registered_model_tag(name, alias_record_tag("production"), str(max(1, versions - 1)))
+        client.set_registered_model_tag(name, tag.alias_record("staging"), str(versions))
+        client.set_registered_model_tag(name, tag.alias_record("production"), str(max(1, versions - 1)))
 
 
 # Runs in a fresh interpreter: what `qspec plan` pays after the interpreter has started.
 PLAN_CHILD = r"""
 import json, os, sys, time
 t0 = time.perf_counter()
+from qspec import tags as tag
 from qspec.registry.testing import import_mlflow_stores
 import_mlflow_stores()
 from qspec.registry.mlflow import MlflowRegistry

@@ -22,20 +22,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from qspec import tags as tag
 from qspec.apply.faults import checkpoint
 from qspec.apply.result import ApplyResult, Outcome, Status
 from qspec.apply.trainer import Trainer, TrainRequest
 from qspec.errors import QspecError
 from qspec.plan.actions import Action, Plan, PlanItem
 from qspec.plan.state import (
-    RUN_RUNNING,
-    TAG_MANAGED,
-    TAG_SPEC_HASH,
-    VERSION_TAGS_FROM_RUN,
     RegisteredModelInfo,
     RunInfo,
     VersionInfo,
-    alias_record_tag,
     check_bounds,
     short,
 )
@@ -114,11 +110,11 @@ class _Apply:
             return Outcome(item, Status.FAILED, f"registered model {item.model!r} does not exist")
         if not model.managed:
             return Outcome(item, Status.BLOCKED, f"registered model {item.model!r} is not managed by qspec "
-                                                 f"(no tag {TAG_MANAGED}=true); left untouched")
+                                                 f"(no tag {tag.MANAGED}=true); left untouched")
         return model
 
     def _versions_with_hash(self, model: RegisteredModelInfo, spec_hash: str) -> list[VersionInfo]:
-        return sorted((v for v in model.versions if v.usable and v.tags.get(TAG_SPEC_HASH) == spec_hash),
+        return sorted((v for v in model.versions if v.usable and v.tags.get(tag.SPEC_HASH) == spec_hash),
                       key=lambda v: v.version)
 
     # --- handlers -------------------------------------------------------------------------------
@@ -143,7 +139,7 @@ class _Apply:
                            run_id=finished[0].run_id)
         if self.trainer is None:
             return Outcome(item, Status.FAILED, "no trainer was given to apply")
-        for dead in (r for r in runs if r.status == RUN_RUNNING):
+        for dead in (r for r in runs if r.status == tag.RUN_RUNNING):
             # Only a crashed apply leaves a qspec run RUNNING when no apply holds it (CI runs applies
             # one at a time, see the concurrency note in the docs): end it so it is never waited on.
             self.registry.mark_run_failed(dead.run_id)
@@ -198,9 +194,9 @@ class _Apply:
                            version=existing[0].version, run_id=existing[0].run_id)
         # The run's tags win over the plan's: a version's managed tags must equal its run's (diff
         # reports any difference as drift), and an older run of the same hash has older path/commit.
-        tags = {**item.tags, **{k: run.tags[k] for k in VERSION_TAGS_FROM_RUN if k in run.tags}}
-        tags[TAG_SPEC_HASH] = item.spec_hash
-        number = self.registry.register_version(item.model, run, tags)
+        wanted = {**item.tags, **{k: run.tags[k] for k in tag.VERSION_TAGS_FROM_RUN if k in run.tags}}
+        wanted[tag.SPEC_HASH] = item.spec_hash
+        number = self.registry.register_version(item.model, run, wanted)
         after = self.registry.get_model(item.model)
         same = self._versions_with_hash(after, item.spec_hash) if after is not None else []
         if same and same[0].version < number:
@@ -238,7 +234,7 @@ class _Apply:
         target = self._target_version(item, model)
         if isinstance(target, Outcome):
             return target
-        record = alias_record_tag(item.alias)
+        record = tag.alias_record(item.alias)
         if model.aliases.get(item.alias) == target:
             if model.tags.get(record) != str(target):
                 self.registry.set_model_tags(item.model, {record: str(target)})
@@ -265,7 +261,7 @@ class _Apply:
         model = self._managed_model(item)
         if isinstance(model, Outcome):
             return model
-        record = alias_record_tag(item.alias)
+        record = tag.alias_record(item.alias)
         if item.alias not in model.aliases:
             if record in model.tags:
                 self.registry.delete_model_tag(item.model, record)
@@ -284,7 +280,7 @@ class _Apply:
         version = model.version(item.version)
         if version is None:
             return Outcome(item, Status.SKIPPED, "already gone")
-        if version.tags.get(TAG_MANAGED) != "true":
+        if version.tags.get(tag.MANAGED) != "true":
             return Outcome(item, Status.BLOCKED, f"v{item.version} was not made by qspec; left untouched")
         served = sorted(a for a, v in model.aliases.items() if v == item.version)
         if served:

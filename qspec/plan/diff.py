@@ -27,14 +27,9 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+from qspec import tags as tag
 from qspec.plan.actions import Action, Plan, PlanItem
 from qspec.plan.state import (
-    TAG_GIT_COMMIT,
-    TAG_MANAGED,
-    TAG_SPEC_HASH,
-    TAG_SPEC_NAME,
-    TAG_SPEC_PATH,
-    VERSION_TAGS_FROM_RUN,
     ActualState,
     Build,
     DesiredModel,
@@ -43,7 +38,6 @@ from qspec.plan.state import (
     RegisteredModelInfo,
     RunInfo,
     Stage,
-    alias_record_tag,
     check_bounds,
     describe_bounds,
     short,
@@ -89,12 +83,12 @@ def _diff_model(model: DesiredModel, registered: RegisteredModelInfo | None, act
     if registered is not None and not registered.managed:
         return [PlanItem(
             Action.BLOCKED, name, model=name,
-            reason=f"a registered model {name!r} exists that qspec does not manage (no tag {TAG_MANAGED}=true); "
+            reason=f"a registered model {name!r} exists that qspec does not manage (no tag {tag.MANAGED}=true); "
                    f"qspec never changes it: rename the Model, or tag the registered model to adopt it",
         )]
     out: list[PlanItem] = []
     if registered is None:
-        out.append(PlanItem(Action.CREATE_MODEL, name, model=name, tags={TAG_MANAGED: "true"},
+        out.append(PlanItem(Action.CREATE_MODEL, name, model=name, tags={tag.MANAGED: "true"},
                             reason=f"git declares Model {name!r}"))
         registered = RegisteredModelInfo(name)
 
@@ -107,7 +101,7 @@ def _diff_model(model: DesiredModel, registered: RegisteredModelInfo | None, act
             targets[spec_hash] = _Target(version=existing[0].version)
             # Only versions qspec made are cleaned up; one a person registered from the same run stays.
             duplicates.extend((v.version, existing[0].version, spec_hash) for v in existing[1:]
-                              if v.tags.get(TAG_MANAGED) == "true")
+                              if v.tags.get(tag.MANAGED) == "true")
             continue
         targets[spec_hash] = _plan_build(model, build, actual.runs_by_hash.get(spec_hash, []), training, out)
 
@@ -196,12 +190,12 @@ def _train_reason(build: Build, runs: list[RunInfo]) -> str:
 
 
 def _version_tags(build: Build) -> dict[str, str]:
-    tags = {TAG_MANAGED: "true", TAG_SPEC_HASH: build.spec_hash, TAG_SPEC_NAME: build.experiment}
+    out = {tag.MANAGED: tag.TRUE, tag.SPEC_HASH: build.spec_hash, tag.SPEC_NAME: build.experiment}
     if build.spec_path:
-        tags[TAG_SPEC_PATH] = build.spec_path
+        out[tag.SPEC_PATH] = build.spec_path
     if build.git_commit:
-        tags[TAG_GIT_COMMIT] = build.git_commit
-    return tags
+        out[tag.GIT_COMMIT] = build.git_commit
+    return out
 
 
 def _plan_stage(model: DesiredModel, registered: RegisteredModelInfo, actual: ActualState, stage: Stage,
@@ -236,7 +230,7 @@ def _plan_stage(model: DesiredModel, registered: RegisteredModelInfo, actual: Ac
     if target.version is not None and current == target.version:
         if record != str(current):
             out.append(PlanItem(Action.UPDATE_TAGS, name, old=record, new=str(current), model=name, alias=alias,
-                                tags={alias_record_tag(alias): str(current)},
+                                tags={tag.alias_record(alias): str(current)},
                                 reason=f"record that qspec manages @{alias} (at v{current})"))
         return out
 
@@ -291,11 +285,11 @@ def _version_tag_drift(registered: RegisteredModelInfo, actual: ActualState) -> 
     out: list[PlanItem] = []
     for version in sorted(registered.versions, key=lambda v: v.version):
         run = actual.runs_by_id.get(version.run_id or "")
-        if run is None or run.tags.get(TAG_MANAGED) != "true":
+        if run is None or run.tags.get(tag.MANAGED) != "true":
             continue
-        if not any(k.startswith("qspec.") for k in version.tags):
+        if not any(tag.is_qspec_tag(k) for k in version.tags):
             continue  # registered by a person from a qspec run, never tagged by qspec: not ours to edit
-        wanted = {k: run.tags[k] for k in VERSION_TAGS_FROM_RUN if k in run.tags}
+        wanted = {k: run.tags[k] for k in tag.VERSION_TAGS_FROM_RUN if k in run.tags}
         changed = {k: v for k, v in wanted.items() if version.tags.get(k) != v}
         if not changed:
             continue

@@ -12,29 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from qspec import tags as tag
 from qspec.spec.models import Bound
-
-# Tags qspec writes (DESIGN.md, "Identity"). Runs and versions carry all of them.
-TAG_MANAGED = "qspec.managed"
-TAG_SPEC_HASH = "qspec.spec_hash"
-TAG_SPEC_NAME = "qspec.spec_name"
-TAG_SPEC_PATH = "qspec.spec_path"
-TAG_GIT_COMMIT = "qspec.git_commit"
-TAG_GIT_DIRTY = "qspec.git_dirty"
-#: A registered-model tag ``qspec.alias.<alias> = <version>`` records where qspec last pointed an
-#: alias. It is how a plan tells "git changed" (record == alias) from "moved by hand" (record != alias).
-TAG_ALIAS_PREFIX = "qspec.alias."
-#: Version tags that must equal the tags of the run the version was built from; the run's tags are
-#: immutable in practice, so a version that differs was edited by hand.
-VERSION_TAGS_FROM_RUN = (TAG_MANAGED, TAG_SPEC_HASH, TAG_SPEC_NAME, TAG_SPEC_PATH, TAG_GIT_COMMIT, TAG_GIT_DIRTY)
-
-RUN_FINISHED = "FINISHED"
-RUN_RUNNING = "RUNNING"
-RUN_FAILED = "FAILED"
-
-
-def alias_record_tag(alias: str) -> str:
-    return TAG_ALIAS_PREFIX + alias
 
 
 def short(spec_hash: str | None) -> str:
@@ -139,7 +118,7 @@ class RunInfo:
 
     @property
     def finished(self) -> bool:
-        return self.status == RUN_FINISHED
+        return self.status == tag.RUN_FINISHED
 
 
 @dataclass(frozen=True)
@@ -164,7 +143,7 @@ class RegisteredModelInfo:
 
     @property
     def managed(self) -> bool:
-        return self.tags.get(TAG_MANAGED) == "true"
+        return self.tags.get(tag.MANAGED) == "true"
 
     def version(self, number: int) -> VersionInfo | None:
         for version in self.versions:
@@ -174,7 +153,7 @@ class RegisteredModelInfo:
 
     def alias_records(self) -> dict[str, str]:
         """alias -> the version qspec last set it to, from the ``qspec.alias.*`` tags."""
-        return {k.removeprefix(TAG_ALIAS_PREFIX): v for k, v in self.tags.items() if k.startswith(TAG_ALIAS_PREFIX)}
+        return {k.removeprefix(tag.ALIAS_PREFIX): v for k, v in self.tags.items() if k.startswith(tag.ALIAS_PREFIX)}
 
 
 @dataclass(frozen=True)
@@ -202,7 +181,7 @@ class ActualState:
         run = self.runs_by_id.get(version.run_id or "")
         if run is not None and run.spec_hash is not None:
             return run.spec_hash
-        return version.tags.get(TAG_SPEC_HASH)
+        return version.tags.get(tag.SPEC_HASH)
 
     def version_metrics(self, version: VersionInfo) -> Mapping[str, float] | None:
         run = self.runs_by_id.get(version.run_id or "")

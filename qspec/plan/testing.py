@@ -9,12 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from qspec import tags as tag
 from qspec.plan.state import (
-    TAG_GIT_COMMIT,
-    TAG_MANAGED,
-    TAG_SPEC_HASH,
-    TAG_SPEC_NAME,
-    TAG_SPEC_PATH,
     ActualState,
     Budget,
     Build,
@@ -25,7 +21,6 @@ from qspec.plan.state import (
     RunInfo,
     Stage,
     VersionInfo,
-    alias_record_tag,
 )
 from qspec.spec.models import Bound
 
@@ -64,8 +59,8 @@ def desired(*models: DesiredModel) -> DesiredState:
 
 
 def run_tags(spec_hash: str, experiment: str = "exp") -> dict[str, str]:
-    return {TAG_MANAGED: "true", TAG_SPEC_HASH: spec_hash, TAG_SPEC_NAME: experiment,
-            TAG_SPEC_PATH: "specs/exp.yaml", TAG_GIT_COMMIT: "c0ffee"}
+    return {tag.MANAGED: "true", tag.SPEC_HASH: spec_hash, tag.SPEC_NAME: experiment,
+            tag.SPEC_PATH: "specs/exp.yaml", tag.GIT_COMMIT: "c0ffee"}
 
 
 def run(run_id: str, spec_hash: str = H1, *, status: str = "FINISHED", metrics: Mapping[str, float] | None = None,
@@ -81,11 +76,11 @@ def version(number: int, run_id: str, spec_hash: str = H1, **tags: str) -> Versi
 def registered(name: str = "m", versions: list[VersionInfo] | None = None, aliases: Mapping[str, int] | None = None,
                *, managed: bool = True, records: Mapping[str, int] | None = None) -> RegisteredModelInfo:
     """A registered model; ``records`` defaults to the aliases (as if qspec had set each of them)."""
-    tags = {TAG_MANAGED: "true"} if managed else {}
+    model_tags = {tag.MANAGED: tag.TRUE} if managed else {}
     recorded = aliases if records is None else records
     if managed:
-        tags.update({alias_record_tag(a): str(v) for a, v in (recorded or {}).items()})
-    return RegisteredModelInfo(name, tags, tuple(versions or ()), dict(aliases or {}))
+        model_tags.update({tag.alias_record(a): str(v) for a, v in (recorded or {}).items()})
+    return RegisteredModelInfo(name, model_tags, tuple(versions or ()), dict(aliases or {}))
 
 
 def actual(*models: RegisteredModelInfo, runs: list[RunInfo] | None = None) -> ActualState:

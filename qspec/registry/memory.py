@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from qspec.plan.state import TAG_MANAGED, TAG_SPEC_HASH, ActualState, RegisteredModelInfo, RunInfo, VersionInfo
+from qspec import tags as tag
+from qspec.plan.state import ActualState, RegisteredModelInfo, RunInfo, VersionInfo
 
 
 class RegistryError(Exception):
@@ -40,13 +41,13 @@ class MemoryRegistry:
                 tags: Mapping[str, str] | None = None, run_id: str | None = None) -> RunInfo:
         self._clock += 1
         run_id = run_id or f"run{len(self.runs) + 1}"
-        all_tags = {TAG_MANAGED: "true", TAG_SPEC_HASH: spec_hash, **(tags or {})}
+        all_tags = {tag.MANAGED: "true", tag.SPEC_HASH: spec_hash, **(tags or {})}
         run = RunInfo(run_id, spec_hash, status, dict(metrics or {}), all_tags, start_time=self._clock)
         self.runs[run_id] = run
         return run
 
     def add_model(self, name: str, *, managed: bool = True, tags: Mapping[str, str] | None = None) -> None:
-        base = {TAG_MANAGED: "true"} if managed else {}
+        base = {tag.MANAGED: "true"} if managed else {}
         self.models[name] = _Model(tags={**base, **(tags or {})})
 
     # --- Registry protocol ----------------------------------------------------------------------
@@ -54,7 +55,7 @@ class MemoryRegistry:
     def snapshot(self) -> ActualState:
         self.calls.append("snapshot")
         models = {name: self._info(name) for name in self.models}
-        runs = tuple(r for r in self.runs.values() if r.tags.get(TAG_MANAGED) == "true")
+        runs = tuple(r for r in self.runs.values() if r.tags.get(tag.MANAGED) == "true")
         return ActualState(models=models, runs=runs)
 
     def _info(self, name: str) -> RegisteredModelInfo:
@@ -68,7 +69,7 @@ class MemoryRegistry:
 
     def runs_for(self, spec_hash: str) -> list[RunInfo]:
         self.calls.append(f"runs_for {spec_hash[:12]}")
-        found = [r for r in self.runs.values() if r.spec_hash == spec_hash and r.tags.get(TAG_MANAGED) == "true"]
+        found = [r for r in self.runs.values() if r.spec_hash == spec_hash and r.tags.get(tag.MANAGED) == "true"]
         return sorted(found, key=lambda r: (r.start_time or 0, r.run_id))
 
     def get_run(self, run_id: str) -> RunInfo | None:

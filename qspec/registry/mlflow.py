@@ -18,11 +18,11 @@ from mlflow import MlflowClient
 from mlflow.entities import ViewType
 from mlflow.exceptions import MlflowException
 
+from qspec import tags as tag
 from qspec.errors import TrackingError
-from qspec.plan.state import TAG_MANAGED, TAG_SPEC_HASH, ActualState, RegisteredModelInfo, RunInfo, VersionInfo
+from qspec.plan.state import ActualState, RegisteredModelInfo, RunInfo, VersionInfo
 
 #: The MLflow 3 logged model of a run, as ``qspec.tracking`` tags it; a version registers that model.
-TAG_MODEL_ID = "qspec.model_id"
 
 # MLflow's own ceilings for one page (store/model_registry and store/tracking __init__).
 MAX_MODELS_PAGE = 1000
@@ -95,9 +95,9 @@ class MlflowRegistry:
         ids = self._experiment_ids()
         if not ids:
             return
-        query = f"tags.`{TAG_MANAGED}` = 'true'"
+        query = f"tags.`{tag.MANAGED}` = 'true'"
         if spec_hash is not None:
-            query += f" and tags.`{TAG_SPEC_HASH}` = {_quote(spec_hash)}"
+            query += f" and tags.`{tag.SPEC_HASH}` = {_quote(spec_hash)}"
         for run in self._pages("search_runs", MAX_RUNS_PAGE, experiment_ids=ids, filter_string=query,
                                run_view_type=ViewType.ACTIVE_ONLY, order_by=["attributes.start_time ASC"]):
             yield _run(run)
@@ -186,15 +186,15 @@ def _version(mv: Any) -> VersionInfo:
 
 
 def _run(run: Any) -> RunInfo:
-    tags = {k: v for k, v in (run.data.tags or {}).items() if k.startswith("qspec.")}
+    tags = {k: v for k, v in (run.data.tags or {}).items() if tag.is_qspec_tag(k)}
     return RunInfo(
         run_id=run.info.run_id,
-        spec_hash=tags.get(TAG_SPEC_HASH),
+        spec_hash=tags.get(tag.SPEC_HASH),
         status=run.info.status,
         metrics=dict(run.data.metrics or {}),
         tags=tags,
         start_time=run.info.start_time,
         experiment_id=run.info.experiment_id,
-        model_uri=f"models:/{tags[TAG_MODEL_ID]}" if TAG_MODEL_ID in tags else None,
+        model_uri=f"models:/{tags[tag.MODEL_ID]}" if tag.MODEL_ID in tags else None,
     )
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from qspec.plan.state import TAG_GIT_COMMIT, TAG_MANAGED, TAG_SPEC_HASH, TAG_SPEC_NAME, TAG_SPEC_PATH
+from qspec import tags as tag
 
 _TEMPLATE: Path | None = None
 
@@ -59,8 +59,8 @@ def client_for(uri: str) -> Any:
 
 
 def managed_tags(spec_hash: str, experiment: str, commit: str = "c0ffee") -> dict[str, str]:
-    return {TAG_MANAGED: "true", TAG_SPEC_HASH: spec_hash, TAG_SPEC_NAME: experiment,
-            TAG_SPEC_PATH: f"specs/{experiment}.yaml", TAG_GIT_COMMIT: commit}
+    return {tag.MANAGED: "true", tag.SPEC_HASH: spec_hash, tag.SPEC_NAME: experiment,
+            tag.SPEC_PATH: f"specs/{experiment}.yaml", tag.GIT_COMMIT: commit}
 
 
 def seed_run(client: Any, experiment_id: str, spec_hash: str, *, experiment: str = "exp",

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from qspec import tags as tag
 from qspec.errors import TrackingError
 from qspec.quantum.result import TrainingResult
 from qspec.spec.hashing import normalized
@@ -178,7 +179,7 @@ def log_model(tracking: Tracking, run_id: str, loaded: Loaded[Experiment], resul
 
     import qspec
 
-    tags = {"qspec.spec_hash": loaded.hash, "qspec.spec_name": loaded.name, "qspec.managed": "true"}
+    model_tags = {tag.SPEC_HASH: loaded.hash, tag.SPEC_NAME: loaded.name, tag.MANAGED: tag.TRUE}
     with tempfile.TemporaryDirectory(prefix="qspec-model-") as scratch:
         artifacts = write_model_artifacts(Path(scratch), loaded, result)
         preflight(artifacts, result)
@@ -192,7 +193,7 @@ def log_model(tracking: Tracking, run_id: str, loaded: Loaded[Experiment], resul
             # land in ./mlruns of whatever directory qspec runs in).
             experiment_id = experiment_id or tracking.client.get_run(run_id).info.experiment_id
             logged = tracking.client.create_logged_model(
-                experiment_id, name=MODEL_NAME, source_run_id=run_id, tags=tags, params=params,
+                experiment_id, name=MODEL_NAME, source_run_id=run_id, tags=model_tags, params=params,
             )
             # Model.log rather than mlflow.pyfunc.log_model: it takes the run id, so no fluent
             # "active run" is needed and the run's lifecycle stays with qspec.tracking.runs.
@@ -220,15 +221,15 @@ def log_model(tracking: Tracking, run_id: str, loaded: Loaded[Experiment], resul
 def version_tags(client: MlflowClient, run_id: str) -> dict[str, str]:
     """Identity and quantum metadata for a model version, read back from the run that made it."""
     run = client.get_run(run_id)
-    tags, params, metrics = run.data.tags, run.data.params, run.data.metrics
-    identity = ("qspec.spec_hash", "qspec.spec_name", "qspec.spec_path", "qspec.git_commit")
-    out: dict[str, str] = {key: tags[key] for key in identity if key in tags}
-    out["qspec.managed"] = "true"
-    out["qspec.run_id"] = run_id
-    out["quantum.framework"] = f"qiskit {tags.get('quantum.framework_version', '')}".strip()
+    run_tags, params, metrics = run.data.tags, run.data.params, run.data.metrics
+    identity = (tag.SPEC_HASH, tag.SPEC_NAME, tag.SPEC_PATH, tag.GIT_COMMIT)
+    out: dict[str, str] = {key: run_tags[key] for key in identity if key in run_tags}
+    out[tag.MANAGED] = tag.TRUE
+    out[tag.RUN_ID] = run_id
+    out["quantum.framework"] = f"qiskit {run_tags.get('quantum.framework_version', '')}".strip()
     for key in ("quantum.provider", "quantum.device", "quantum.type", "quantum.task"):
-        if key in tags:
-            out[key] = tags[key]
+        if key in run_tags:
+            out[key] = run_tags[key]
     for key, name in (("quantum.qubits", "quantum.qubits"), ("quantum.parameter_count", "quantum.parameter_count"),
                       ("quantum.circuit_depth", "quantum.circuit_depth"), ("quantum.optimizer", "quantum.optimizer"),
                       ("quantum.shots", "quantum.training_shots")):
@@ -248,7 +249,7 @@ def version_tags(client: MlflowClient, run_id: str) -> dict[str, str]:
 def logged_model_id(client: MlflowClient, run_id: str) -> str:
     """The id of the model that qspec logged in ``run_id``."""
     run = client.get_run(run_id)
-    model_id = run.data.tags.get("qspec.model_id")
+    model_id = run.data.tags.get(tag.MODEL_ID)
     if model_id:
         return model_id
     outputs = run.outputs.model_outputs if run.outputs else []
@@ -277,7 +278,7 @@ def register_version(client: MlflowClient, model_name: str, run_id: str, tags: d
         model_id = logged_model_id(client, run_id)
         all_tags = {**version_tags(client, run_id), **(tags or {})}
         try:
-            client.create_registered_model(model_name, tags={"qspec.managed": "true"})
+            client.create_registered_model(model_name, tags={tag.MANAGED: tag.TRUE})
         except MlflowException as exc:
             if exc.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
                 raise

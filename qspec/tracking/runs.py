@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qspec import tags as tag
 from qspec.errors import QspecError, TrackingError
 from qspec.quantum.result import IterationRecord, ProgressCallback, TrainingResult
 from qspec.spec.load import Loaded
@@ -29,15 +30,6 @@ from qspec.tracking.store import Tracking, connect, mlflow_errors
 
 if TYPE_CHECKING:
     from mlflow.entities import Metric
-
-#: Tags that join MLflow objects to the specs (DESIGN.md); the reconciler searches on these.
-TAG_SPEC_HASH = "qspec.spec_hash"
-TAG_SPEC_NAME = "qspec.spec_name"
-TAG_SPEC_PATH = "qspec.spec_path"
-TAG_GIT_COMMIT = "qspec.git_commit"
-TAG_MANAGED = "qspec.managed"
-TAG_MODEL_ID = "qspec.model_id"
-TAG_ERROR = "qspec.error"
 
 #: The per-iteration series are logged under this prefix, so that ``loss`` and the other names
 #: of the spec language keep a single, final value that requirements and gates read.
@@ -65,12 +57,12 @@ def run_tags(loaded: Loaded[Experiment], *, git_commit: str | None, git_dirty: b
     from qspec import __version__
 
     backend = loaded.resource.spec.backend
-    tags = {
-        TAG_SPEC_HASH: loaded.hash,
-        TAG_SPEC_NAME: loaded.name,
-        TAG_SPEC_PATH: loaded.file,
-        TAG_MANAGED: "true",
-        "qspec.version": __version__,
+    out = {
+        tag.SPEC_HASH: loaded.hash,
+        tag.SPEC_NAME: loaded.name,
+        tag.SPEC_PATH: loaded.file,
+        tag.MANAGED: tag.TRUE,
+        tag.VERSION: __version__,
         "quantum.framework": "qiskit",
         "quantum.framework_version": qiskit.__version__,
         "quantum.provider": {"aer": "aer", "fake": "ibm-fake", "ibm": "ibm"}[backend.kind],
@@ -79,16 +71,16 @@ def run_tags(loaded: Loaded[Experiment], *, git_commit: str | None, git_dirty: b
         "quantum.task": loaded.resource.spec.task,
     }
     if loaded.resource.metadata.description:
-        tags["mlflow.note.content"] = loaded.resource.metadata.description  # the run page's description
+        out["mlflow.note.content"] = loaded.resource.metadata.description  # the run page's description
     for key, value in loaded.resource.metadata.labels.items():
-        tags[f"qspec.label.{key}"] = value
+        out[tag.LABEL_PREFIX + key] = value
     if git_commit:
-        tags[TAG_GIT_COMMIT] = git_commit
+        out[tag.GIT_COMMIT] = git_commit
         # MLflow's own UI shows this one on the run page.
-        tags["mlflow.source.git.commit"] = git_commit
+        out["mlflow.source.git.commit"] = git_commit
     if git_dirty:
-        tags["qspec.git_dirty"] = "true"
-    return tags
+        out[tag.GIT_DIRTY] = tag.TRUE
+    return out
 
 
 def spec_params(loaded: Loaded[Experiment]) -> dict[str, str]:
@@ -310,7 +302,7 @@ class RunRecorder:
             self.log_artifacts(Path(scratch))
         model_id = log_model(self.tracking, self.run_id, self.loaded, result, experiment_id=self.experiment_id,
                              params=params)
-        self.set_tags({TAG_MODEL_ID: model_id})
+        self.set_tags({tag.MODEL_ID: model_id})
         return model_id
 
 
@@ -332,7 +324,7 @@ def tracked_run(
 
     from qspec.tracking.artifacts import write_spec
 
-    experiment_id = tracking.experiment_id(experiment_name(loaded), tags={TAG_MANAGED: "true"})
+    experiment_id = tracking.experiment_id(experiment_name(loaded), tags={tag.MANAGED: "true"})
     start_ms = int(time.time() * 1000)
     with mlflow_errors(f"cannot start a run for {loaded.name}", tracking.uri):
         run = tracking.client.create_run(
@@ -374,7 +366,7 @@ def _end(recorder: RunRecorder, status: str, error: BaseException | None = None)
         recorder.buffer.clear()
     # the tag is a courtesy; what matters is that the run stops being RUNNING
     with contextlib.suppress(Exception):
-        client.set_tag(recorder.run_id, TAG_ERROR, (str(error) or type(error).__name__)[:4000])
+        client.set_tag(recorder.run_id, tag.ERROR, (str(error) or type(error).__name__)[:4000])
     try:
         client.set_terminated(recorder.run_id, status)
     except Exception as exc:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
+from qspec import tags as tag
 from qspec.apply import ApplyResult, Status, TrainRequest, apply, render_result
 from qspec.plan import Action, DesiredState, Plan, diff
-from qspec.plan.state import TAG_SPEC_HASH, RunInfo, Stage, alias_record_tag
+from qspec.plan.state import RunInfo, Stage
 from qspec.plan.testing import H1, H2, bound, desired, head, model
 from qspec.registry import MemoryRegistry
 
@@ -49,8 +50,8 @@ def test_first_apply_trains_registers_and_sets_aliases() -> None:
     m = registry.models["m"]
     assert m.tags["qspec.managed"] == "true"
     assert m.aliases == {"staging": 1, "production": 1}
-    assert m.tags[alias_record_tag("staging")] == "1"
-    assert m.versions[1].tags[TAG_SPEC_HASH] == H1 and m.versions[1].tags["qspec.spec_name"] == "exp"
+    assert m.tags[tag.alias_record("staging")] == "1"
+    assert m.versions[1].tags[tag.SPEC_HASH] == H1 and m.versions[1].tags["qspec.spec_name"] == "exp"
     assert "registered v1 from run run1" in render_result(result)
 
 
@@ -144,7 +145,7 @@ def test_a_crash_between_registering_and_aliasing_converges() -> None:
 def test_a_crash_between_alias_and_its_record_is_not_drift() -> None:
     registry = MemoryRegistry()
     reconcile(GATED, registry, FakeTrainer(registry))
-    del registry.models["m"].tags[alias_record_tag("staging")]
+    del registry.models["m"].tags[tag.alias_record("staging")]
     plan = diff(GATED, registry.snapshot())
     assert [i.action for i in plan.items] == [Action.UPDATE_TAGS]
     apply(plan, registry, FakeTrainer(registry))
@@ -184,7 +185,7 @@ def test_duplicates_left_by_an_old_race_are_cleaned_up() -> None:
     reconcile(GATED, registry, FakeTrainer(registry))
     registry.register_version("m", registry.runs["run1"], dict(registry.models["m"].versions[1].tags))
     registry.set_alias("m", "staging", 2)
-    registry.set_model_tags("m", {alias_record_tag("staging"): "2"})
+    registry.set_model_tags("m", {tag.alias_record("staging"): "2"})
     plan, result = reconcile(GATED, registry, FakeTrainer(registry))
     assert [i.action for i in plan.items] == [Action.MOVE_ALIAS, Action.DELETE_VERSION]
     assert sorted(registry.models["m"].versions) == [1] and registry.models["m"].aliases["staging"] == 1
@@ -196,14 +197,14 @@ def test_drift_is_healed() -> None:
     state = desired(model(head_hash=H2, stages=[head("staging", H2)]))
     registry.add_model("m")
     old = registry.add_run(H1)
-    registry.register_version("m", old, {TAG_SPEC_HASH: H1})
+    registry.register_version("m", old, {tag.SPEC_HASH: H1})
     reconcile(state, registry, FakeTrainer(registry))
     registry.set_alias("m", "staging", 1)  # moved by hand
-    registry.edit_version_tag("m", 2, TAG_SPEC_HASH, "tampered")
+    registry.edit_version_tag("m", 2, tag.SPEC_HASH, "tampered")
     plan, result = reconcile(state, registry, FakeTrainer(registry))
     assert Action.DRIFT in {i.action for i in plan.items} and result.ok
     assert registry.models["m"].aliases == {"staging": 2}
-    assert registry.models["m"].versions[2].tags[TAG_SPEC_HASH] == H2
+    assert registry.models["m"].versions[2].tags[tag.SPEC_HASH] == H2
     assert diff(state, registry.snapshot()).in_sync
 
 
@@ -221,7 +222,7 @@ def test_prune_deletes_undeclared_aliases_and_their_records_only() -> None:
     plan, result = reconcile(only_staging, registry, FakeTrainer(registry), prune=True)
     assert [i.action for i in plan.items] == [Action.DELETE_ALIAS] and result.ok
     assert registry.models["m"].aliases == {"staging": 1}
-    assert alias_record_tag("production") not in registry.models["m"].tags
+    assert tag.alias_record("production") not in registry.models["m"].tags
     assert registry.models["theirs"].aliases == {"champion": 1}
     assert not [c for c in registry.calls[mark:] if "theirs" in c and not c.startswith("get_")]
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from qspec import tags as tag
 from qspec.apply import TrainRequest, apply
 from qspec.plan import Action, diff
-from qspec.plan.state import TAG_MANAGED, RunInfo
+from qspec.plan.state import RunInfo
 from qspec.plan.testing import H1, H2, bound, desired, head, model
 from qspec.registry.mlflow import MlflowRegistry
 from qspec.registry.testing import seed_run
@@ -55,7 +56,7 @@ def test_reconcile_against_mlflow(client: Any, tmp_path: Path) -> None:
     result = apply(plan, registry, trainer)
     assert result.ok, result.failed
     assert client.get_model_version_by_alias("iris", "production").version == 1
-    assert client.get_registered_model("iris").tags[TAG_MANAGED] == "true"
+    assert client.get_registered_model("iris").tags[tag.MANAGED] == "true"
 
     # A second apply: nothing to train, register or move; no new runs or versions.
     before = counts(client)

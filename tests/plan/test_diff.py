@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from qspec import tags as tag
 from qspec.plan import Action, ActualState, Budget, DesiredState, Estimate, Stage, VersionInfo, diff
-from qspec.plan.state import TAG_SPEC_HASH
 from qspec.plan.testing import (
     EST,
     H1,
@@ -169,7 +169,7 @@ CASES = [
          [(A.BLOCKED, "m@production")], reasons={0: "version 7 of 'm' does not exist"}),
     Case("a managed tag edited by hand is drift, healed by update-tags",
          desired(model()),
-         actual(registered(versions=[version(1, "r1", **{TAG_SPEC_HASH: "edited"})], aliases={"staging": 1}),
+         actual(registered(versions=[version(1, "r1", **{tag.SPEC_HASH: "edited"})], aliases={"staging": 1}),
                 runs=[run("r1")]),
          [(A.DRIFT, "m/v1"), (A.UPDATE_TAGS, "m/v1")], reasons={0: "managed tags edited by hand"}),
     Case("an alias in place without qspec's record: record it",

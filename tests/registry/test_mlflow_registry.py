@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
+from qspec import tags as tag
 from qspec.errors import TrackingError
 from qspec.plan import diff
-from qspec.plan.state import TAG_MANAGED, TAG_SPEC_HASH, alias_record_tag
 from qspec.plan.testing import H1, H2, H3, desired, model
 from qspec.registry import Registry
-from qspec.registry.mlflow import TAG_MODEL_ID, MlflowRegistry
+from qspec.registry.mlflow import MlflowRegistry
 from qspec.registry.testing import seed_run, seed_version
 
 
@@ -29,7 +29,7 @@ def test_snapshot_reads_models_versions_aliases_and_managed_runs(client: Any, tm
     r1 = seed_run(client, exp, H1, metrics={"test_accuracy": 0.95})
     r2 = seed_run(client, exp, H2, status="FAILED")
     client.create_run(exp, tags={"someone": "else"})  # not managed: not in the snapshot
-    client.create_registered_model("m", tags={TAG_MANAGED: "true", alias_record_tag("staging"): "1"})
+    client.create_registered_model("m", tags={tag.MANAGED: "true", tag.alias_record("staging"): "1"})
     seed_version(client, "m", r1, H1)
     client.set_registered_model_alias("m", "staging", "1")
     client.create_registered_model("theirs")
@@ -41,7 +41,7 @@ def test_snapshot_reads_models_versions_aliases_and_managed_runs(client: Any, tm
     assert m.managed and not state.models["theirs"].managed
     assert m.aliases == {"staging": 1} and m.alias_records() == {"staging": "1"}
     (v1,) = m.versions
-    assert (v1.version, v1.run_id, v1.tags[TAG_SPEC_HASH], v1.status) == (1, r1, H1, "READY")
+    assert (v1.version, v1.run_id, v1.tags[tag.SPEC_HASH], v1.status) == (1, r1, H1, "READY")
     assert {r.run_id for r in state.runs} == {r1, r2}
     run1 = state.runs_by_id[r1]
     assert run1.finished and run1.spec_hash == H1 and run1.metrics == {"test_accuracy": 0.95}
@@ -55,7 +55,7 @@ def test_snapshot_reads_models_versions_aliases_and_managed_runs(client: Any, tm
 def test_snapshot_pages_and_makes_o_pages_calls(client: Any, tmp_path: Path) -> None:
     exps = [experiment(client, tmp_path, f"exp{i}") for i in range(3)]
     for i in range(7):
-        client.create_registered_model(f"m{i}", tags={TAG_MANAGED: "true"})
+        client.create_registered_model(f"m{i}", tags={tag.MANAGED: "true"})
         for j in range(2):
             spec_hash = f"{i}{j}".ljust(64, "0")
             run_id = seed_run(client, exps[i % 3], spec_hash, metrics={"test_accuracy": 0.9})
@@ -83,27 +83,27 @@ def test_writes(client: Any, tmp_path: Path) -> None:
     registry = MlflowRegistry(client)
     assert registry.get_model("m") is None
 
-    registry.create_model("m", {TAG_MANAGED: "true"})
+    registry.create_model("m", {tag.MANAGED: "true"})
     run = registry.get_run(run_id)
     assert run is not None and run.metrics == {"test_accuracy": 0.97}
-    number = registry.register_version("m", run, {TAG_MANAGED: "true", TAG_SPEC_HASH: H1})
+    number = registry.register_version("m", run, {tag.MANAGED: "true", tag.SPEC_HASH: H1})
     assert number == 1
-    assert client.get_model_version("m", "1").tags == {TAG_MANAGED: "true", TAG_SPEC_HASH: H1}
+    assert client.get_model_version("m", "1").tags == {tag.MANAGED: "true", tag.SPEC_HASH: H1}
 
     registry.set_alias("m", "staging", 1)
-    registry.set_model_tags("m", {alias_record_tag("staging"): "1"})
+    registry.set_model_tags("m", {tag.alias_record("staging"): "1"})
     registry.set_version_tags("m", 1, {"qspec.spec_name": "exp"})
     found = registry.get_model("m")
     assert found is not None and found.aliases == {"staging": 1}
-    assert found.tags[alias_record_tag("staging")] == "1" and found.versions[0].tags["qspec.spec_name"] == "exp"
+    assert found.tags[tag.alias_record("staging")] == "1" and found.versions[0].tags["qspec.spec_name"] == "exp"
     assert client.get_model_version_by_alias("m", "staging").version == 1
 
     registry.delete_alias("m", "staging")
-    registry.delete_model_tag("m", alias_record_tag("staging"))
+    registry.delete_model_tag("m", tag.alias_record("staging"))
     found = registry.get_model("m")
-    assert found is not None and found.aliases == {} and alias_record_tag("staging") not in found.tags
+    assert found is not None and found.aliases == {} and tag.alias_record("staging") not in found.tags
 
-    second = registry.register_version("m", run, {TAG_SPEC_HASH: H1})
+    second = registry.register_version("m", run, {tag.SPEC_HASH: H1})
     registry.delete_version("m", second)
     found = registry.get_model("m")
     assert found is not None and [v.version for v in found.versions] == [1]
@@ -120,12 +120,12 @@ def test_register_links_the_mlflow3_logged_model_the_run_names(client: Any, tmp_
     exp = experiment(client, tmp_path)
     run_id = seed_run(client, exp, H1)
     logged = client.create_logged_model(exp, source_run_id=run_id, name="model")
-    client.set_tag(run_id, TAG_MODEL_ID, logged.model_id)  # as qspec.tracking tags its runs
+    client.set_tag(run_id, tag.MODEL_ID, logged.model_id)  # as qspec.tracking tags its runs
     registry = MlflowRegistry(client)
-    registry.create_model("m", {TAG_MANAGED: "true"})
+    registry.create_model("m", {tag.MANAGED: "true"})
     run = registry.get_run(run_id)
     assert run is not None and run.model_uri == f"models:/{logged.model_id}"
-    registry.register_version("m", run, {TAG_SPEC_HASH: H1})
+    registry.register_version("m", run, {tag.SPEC_HASH: H1})
     mv = client.get_model_version("m", "1")
     assert mv.source == f"models:/{logged.model_id}" and mv.run_id == run_id
 

@@ -1,0 +1,54 @@
+"""qspec's vocabulary in MLflow: every tag name and run status qspec writes or reads, defined once.
+
+The tags are how qspec joins git to the registry with no state file (docs/architecture.md,
+"Identity"): ``plan`` finds what exists by them, ``apply`` writes them, ``tracking`` stamps runs and
+logged models with them. Pure constants: imported by every layer, importing nothing.
+"""
+
+from __future__ import annotations
+
+#: The prefix of every qspec tag; tags under it are the ones qspec owns on runs and versions.
+PREFIX = "qspec."
+
+# --- identity: runs, logged models and versions carry all of these ---------------------------------
+MANAGED = "qspec.managed"  # "true" on everything qspec made (and on registered models it manages)
+SPEC_HASH = "qspec.spec_hash"
+SPEC_NAME = "qspec.spec_name"
+SPEC_PATH = "qspec.spec_path"
+GIT_COMMIT = "qspec.git_commit"
+GIT_DIRTY = "qspec.git_dirty"  # "true" when trained from uncommitted specs (--allow-dirty)
+
+#: Version tags that must equal the tags of the run the version was built from; a run's tags are
+#: immutable in practice, so a version whose tags differ was edited by hand (drift).
+VERSION_TAGS_FROM_RUN = (MANAGED, SPEC_HASH, SPEC_NAME, SPEC_PATH, GIT_COMMIT, GIT_DIRTY)
+
+# --- runs ---------------------------------------------------------------------------------------------
+MODEL_ID = "qspec.model_id"  # the MLflow 3 logged model of a run; a version registers that model
+ERROR = "qspec.error"  # why a FAILED run failed
+VERSION = "qspec.version"  # the qspec release that trained the run
+LABEL_PREFIX = "qspec.label."  # metadata.labels of the spec, one tag each
+
+# --- versions -----------------------------------------------------------------------------------------
+RUN_ID = "qspec.run_id"
+
+# --- registered models ----------------------------------------------------------------------------------
+#: ``qspec.alias.<alias> = <version>`` records where qspec last pointed an alias: how a plan tells
+#: "git changed" (record == alias) from "moved by hand" (record != alias).
+ALIAS_PREFIX = "qspec.alias."
+
+TRUE = "true"
+
+# --- MLflow run statuses qspec acts on ---------------------------------------------------------------
+RUN_FINISHED = "FINISHED"
+RUN_RUNNING = "RUNNING"
+RUN_FAILED = "FAILED"
+RUN_KILLED = "KILLED"
+
+
+def alias_record(alias: str) -> str:
+    """The registered-model tag that records where qspec last pointed ``alias``."""
+    return ALIAS_PREFIX + alias
+
+
+def is_qspec_tag(key: str) -> bool:
+    return key.startswith(PREFIX)
