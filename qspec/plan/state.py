@@ -26,12 +26,19 @@ def short(spec_hash: str | None) -> str:
 
 @dataclass(frozen=True)
 class Estimate:
-    """What training one spec will cost (mirrors ``qspec.quantum.result.ResourceEstimate``)."""
+    """What training one spec will cost, from the spec alone, before anything runs.
 
-    circuits: int
-    shots: int | None  # None: exact expectation values, no sampling
-    cost_usd: float
-    qpu_seconds: float = 0.0
+    The one estimate type: ``qspec.quantum.estimate`` computes it once per plan, the plan shows it and
+    checks budgets with it, and the trainer logs the same object as the run's ``quantum.cost.*``.
+    """
+
+    circuits: int  # circuit executions (parameter rows) over the whole training
+    shots: int | None  # total shots; None: exact expectation values, no sampling
+    cost_usd: float  # qpu_seconds * price per second
+    qpu_seconds: float = 0.0  # estimated device time (0 for simulators)
+    per_iteration_circuits: int = 0
+    primitive_calls: int = 0  # primitive jobs over the whole training (one per evaluation)
+    assumptions: tuple[str, ...] = ()  # what the arithmetic had to assume
 
 
 @dataclass(frozen=True)
