@@ -32,6 +32,7 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check qspec tests benchmarks
 	$(BIN)/mypy qspec/spec qspec/plan
+	$(BIN)/lint-imports
 
 bench: install
 	$(BIN)/python benchmarks/bench_validate.py

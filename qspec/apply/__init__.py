@@ -1,25 +1,23 @@
 """Executing a plan: ``apply(plan, registry, trainer)`` and what it returns.
 
-Depends on ``qspec.plan`` and the ``qspec.registry`` protocol; the trainer and the registry are
-injected, so nothing here imports mlflow or qiskit. ``qspec.api`` and the CLI call it.
+Depends on ``qspec.plan`` and its own protocols (``ports``: the ``Registry`` and the ``Trainer``);
+the concrete registry and trainer are injected by ``qspec.api``, so nothing here imports an adapter,
+mlflow, qiskit or git (import-linter checks it).
 """
 
 from __future__ import annotations
 
 from qspec.apply.executor import apply
-from qspec.apply.resolve import GitRefResolver
+from qspec.apply.ports import Registry, Trainer, TrainRequest
 from qspec.apply.result import ApplyResult, Outcome, Status, render_result
-from qspec.apply.trainer import Trainer, TrainRequest
-from qspec.apply.training import tracking_trainer
 
 __all__ = [
     "ApplyResult",
-    "GitRefResolver",
     "Outcome",
+    "Registry",
     "Status",
     "TrainRequest",
     "Trainer",
     "apply",
     "render_result",
-    "tracking_trainer",
 ]

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 from qspec import tags as tag
 from qspec.apply.faults import checkpoint
+from qspec.apply.ports import Registry, Trainer, TrainRequest
 from qspec.apply.result import ApplyResult, Outcome, Status
-from qspec.apply.trainer import Trainer, TrainRequest
 from qspec.errors import QspecError
 from qspec.plan.actions import Action, Plan, PlanItem
 from qspec.plan.state import (
@@ -35,7 +35,6 @@ from qspec.plan.state import (
     check_bounds,
     short,
 )
-from qspec.registry.base import Registry
 
 Report = Callable[[Outcome], None]
 

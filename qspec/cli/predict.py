@@ -1,5 +1,5 @@
 """``qspec predict``: predictions from a registered quantum model (a thin layer over
-``qspec.tracking.predict.predict_from_registry``). Registered on the group by ``qspec.cli.main``.
+``qspec.api.predict``). Registered on the group by ``qspec.cli.main``.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ import click
               help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else the repository's embedded store).")
 def predict(model: str, input_path: Path, output_format: str, mode: str | None, tracking_uri: str | None) -> None:
     """Predict the rows of a CSV file with MODEL (NAME@ALIAS, NAME/VERSION or NAME)."""
-    from qspec.tracking.predict import predict_from_registry
+    from qspec import api
 
-    frame = predict_from_registry(model, input_path, tracking_uri=tracking_uri, mode=mode)
+    frame = api.predict(model, input_path, tracking_uri=tracking_uri, mode=mode)
     if output_format == "json":
         # Python's float repr round-trips; pandas' to_json would round to 10 significant digits.
         click.echo(json.dumps(frame.to_dict(orient="records"), indent=2, default=_plain))

@@ -2,7 +2,7 @@
 
 Called by ``qspec.api`` before ``diff``. Two things are injected so this module stays pure
 (no git, no qiskit): ``resolve_ref(ref, model_name, experiment_name)`` reads the Model's experiment at a git ref
-(``qspec.apply.resolve.GitRefResolver`` is the real one), and ``estimate(experiment)`` prices a
+(``qspec.gitrepo.RefResolver`` is the real one), and ``estimate(experiment)`` prices a
 training (``qspec.quantum``'s ``estimate_resources`` is the real one). A resolver may return None
 or raise a ``QspecError``; either way the stage is blocked with the reason, not the whole plan.
 """

@@ -1,9 +1,10 @@
 """Load and validate a set of spec files into a ``SpecSet`` (the desired state).
 
-``load_specs(paths, rev=...)`` is what ``qspec validate`` and the planner call. Every problem of
-the run is collected (YAML, per-field, cross-field, cross-document) and raised together as one
-``SpecError``; each problem names ``file:line``, the key path and a hint. On success each resource
-carries its content hash.
+``load_source(source)`` is what ``qspec validate`` and the planner call (``load_specs(paths)`` reads
+the work tree; ``qspec.api`` also passes a git revision's source). Every problem of the run is
+collected (YAML, per-field, cross-field, cross-document) and raised together as one ``SpecError``;
+each problem names ``file:line``, the key path and a hint. On success each resource carries its
+content hash.
 """
 
 from __future__ import annotations
@@ -80,10 +81,10 @@ class SpecSet:
         return len(self.experiments) + len(self.models) + len(self.deployments)
 
 
-def load_specs(paths: Sequence[str | Path] | None = None, *, rev: str | None = None,
-               root: Path | None = None) -> SpecSet:
-    """Load and validate specs from the work tree, or from git revision ``rev``."""
-    return load_source(open_source(paths, rev=rev, root=root))
+def load_specs(paths: Sequence[str | Path] | None = None, *, root: Path | None = None) -> SpecSet:
+    """Load and validate the specs under ``paths`` in the work tree (``qspec.api.validate`` also reads
+    a git revision)."""
+    return load_source(open_source(paths, root=root))
 
 
 def load_source(source: SpecSource) -> SpecSet:

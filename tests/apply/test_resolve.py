@@ -1,12 +1,13 @@
-"""``ref:`` stages resolved in a real temporary git repository (GitRefResolver), end to end with apply
-on the in-memory registry: an edited spec moves staging, production pinned to a tag stays."""
+"""``ref:`` stages resolved in a real temporary git repository (``qspec.gitrepo.RefResolver``), end to
+end with apply on the in-memory registry: an edited spec moves staging, production pinned to a tag stays."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from qspec.apply import GitRefResolver, TrainRequest, apply
+from qspec.apply import TrainRequest, apply
+from qspec.gitrepo import GitRepo, RefResolver
 from qspec.plan import Action, desired_state, diff
 from qspec.plan.state import RunInfo
 from qspec.registry import MemoryRegistry
@@ -23,7 +24,9 @@ def iris(maxiter: int) -> str:
 
 def plan_at(repo: Any, registry: MemoryRegistry) -> Any:
     specs = load_specs([repo.path / "specs"], root=repo.path)
-    return desired_state(specs, resolve_ref=GitRefResolver([repo.path / "specs"], root=repo.path),
+    git = GitRepo.open(repo.path)
+    assert git is not None
+    return desired_state(specs, resolve_ref=RefResolver(git, ["specs"]),
                          git_commit=repo.git("rev-parse", "HEAD")), specs
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from qspec import api
 from qspec.errors import SourceError
 from qspec.spec import load_specs
 
@@ -135,7 +136,7 @@ def test_rev_reads_git_blobs_without_touching_the_work_tree(git_repo, run_cli) -
     assert (git_repo.path / "specs" / "iris.yaml").read_text().count("qubits: 99") == 1
     assert "new.yaml" in git_repo.git("status", "--porcelain")
     # The same content hashes the same from a revision and from the work tree.
-    at_rev = load_specs(["specs"], rev="HEAD", root=git_repo.path).experiments["iris-vqc"].hash
+    at_rev = api.validate(["specs"], rev="HEAD", root=git_repo.path).experiments["iris-vqc"].hash
     git_repo.write("specs/iris.yaml", BASE)
     (git_repo.path / "specs" / "new.yaml").unlink()
     assert load_specs([git_repo.path / "specs"]).experiments["iris-vqc"].hash == at_rev
@@ -145,9 +146,9 @@ def test_rev_reads_csv_data_at_that_revision(git_repo) -> None:
     git_repo.write("specs/a.yaml", BASE.replace("sklearn:iris", "csv:data/set.csv"))
     git_repo.write("data/set.csv", "a,b,c,d,label\n1,2,3,4,0\n4,3,2,1,1\n")
     git_repo.commit()
-    at_head = load_specs(["specs"], rev="HEAD", root=git_repo.path).experiments["iris-vqc"].hash
+    at_head = api.validate(["specs"], rev="HEAD", root=git_repo.path).experiments["iris-vqc"].hash
     git_repo.write("data/set.csv", "a,b,c,d,label\n1,2,3,4,0\n4,3,2,1,2\n")  # class 1 gone in the work tree
-    assert load_specs(["specs"], rev="HEAD", root=git_repo.path).experiments["iris-vqc"].hash == at_head
+    assert api.validate(["specs"], rev="HEAD", root=git_repo.path).experiments["iris-vqc"].hash == at_head
 
 
 def test_unknown_revision_is_a_clear_error(git_repo, run_cli) -> None:
@@ -158,7 +159,7 @@ def test_unknown_revision_is_a_clear_error(git_repo, run_cli) -> None:
     assert "git revision 'v9.9' does not resolve" in result.err
     assert "hint:" in result.err and "Traceback" not in result.err
     with pytest.raises(SourceError):
-        load_specs(["specs"], rev="no-such-branch", root=git_repo.path)
+        api.validate(["specs"], rev="no-such-branch", root=git_repo.path)
     # Reflog and message forms are git's own syntax: resolved by git, or refused cleanly.
     assert run_cli("validate", "--rev", "HEAD@{99}", cwd=git_repo.path).err.count("does not resolve") == 1
     assert run_cli("validate", "--rev", ":/update", cwd=git_repo.path).code == 0

@@ -1,0 +1,191 @@
+"""The concrete adapters of one command, built here and nowhere else: the workspace (the repository,
+its spec source and git state), the MLflow registry and the tracked trainer.
+
+``qspec.api``'s functions call these; ``qspec.apply`` and ``qspec.plan`` only ever see the
+protocols (``apply.ports``) and plain records. Import-linter checks that no other module of the
+core reaches the adapters (``qspec.gitrepo``, ``qspec.registry.mlflow``, ``qspec.tracking``,
+``qspec.quantum``); the CLI goes through ``qspec.api`` too.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from qspec.errors import ApplyError
+from qspec.plan.state import Estimate, RunInfo, short
+from qspec.spec.load import SpecSet, load_source
+from qspec.spec.models import Experiment
+from qspec.spec.source import SpecSource, WorkTreeSource, find_root
+
+if TYPE_CHECKING:
+    from qspec.apply.ports import Registry, Trainer, TrainRequest
+    from qspec.gitrepo import GitRepo, RefResolver
+    from qspec.quantum.result import IterationRecord
+    from qspec.registry.mlflow import MlflowRegistry
+    from qspec.tracking.store import Tracking
+
+#: progress(request, iteration): called for every optimizer iteration of a training (progress bars).
+Progress = Callable[["TrainRequest", "IterationRecord"], None]
+
+
+@dataclass(frozen=True)
+class GitState:
+    """Where the specs came from: the commit, and which spec or data files differ from it."""
+
+    commit: str | None
+    dirty: tuple[str, ...] = ()
+    is_repo: bool = True
+
+
+@dataclass
+class Workspace:
+    """What one command reads from the spec repository, found once: the root, the spec paths (as git
+    names them), the source the specs are read from (the work tree or a revision) and the repository.
+
+    Built by ``Workspace.open`` at the start of every ``qspec.api`` call; everything after it (the
+    loader, the git state, the ``ref:`` resolver, the trainer's csv reader) reuses what it found.
+    """
+
+    root: Path
+    paths: tuple[str, ...]  # repository-relative spec paths; paths outside the repository are left out
+    rev: str | None
+    source: SpecSource
+    repo: GitRepo | None
+    _resolver: RefResolver | None = field(default=None, init=False, repr=False)
+
+    @classmethod
+    def open(cls, specs: Sequence[str | Path] = ("specs",), *, rev: str | None = None,
+             root: Path | None = None) -> Workspace:
+        from qspec.gitrepo import open_repo
+
+        given = [Path(p) for p in (specs or ["specs"])]
+        # Relative spec paths are relative to an explicit root, else to the current directory.
+        anchor = root if root is not None else Path.cwd()
+        full = [p if p.is_absolute() else anchor / p for p in given]
+        if root is not None:
+            base = root.resolve()
+        else:
+            first = full[0] if full else Path.cwd()
+            base = find_root(first if first.exists() else Path.cwd())
+        paths = tuple(_relative(p, base) for p in full if _inside(p, base))
+        repo = open_repo(base, required_for="--rev" if rev is not None else None)
+        source: SpecSource
+        if rev is None:
+            source = WorkTreeSource(full, base)
+        else:
+            assert repo is not None
+            source = repo.source([_relative(p, base) for p in full], rev)
+        return cls(base, paths, rev, source, repo)
+
+    def load(self) -> SpecSet:
+        return load_source(self.source)
+
+    def git_state(self, specset: SpecSet) -> GitState:
+        """The commit the specs are at and, for the work tree, the spec and data files not committed."""
+        if self.rev is not None:
+            return GitState(commit=specset.revision)
+        if self.repo is None:
+            return GitState(commit=None, is_repo=False)
+        return GitState(commit=self.repo.head, dirty=self.repo.changes(self.paths, data_files(specset)))
+
+    @property
+    def resolver(self) -> RefResolver | None:
+        """Reads the specs at other git refs (``ref:`` stages, ``--base``); None outside a repository."""
+        if self._resolver is None and self.repo is not None:
+            from qspec.gitrepo import RefResolver
+
+            self._resolver = RefResolver(self.repo, self.paths)
+        return self._resolver
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root)
+    except ValueError:
+        return False
+    return True
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return Path(os.path.relpath(path.resolve(), root)).as_posix()
+
+
+def data_files(specset: SpecSet) -> list[str]:
+    """The csv data sets the experiments read, repository-relative."""
+    return sorted({d.csv_path for d in (e.resource.spec.data for e in specset.experiments.values())
+                   if d is not None and d.csv_path is not None})
+
+
+def estimator(workspace: Workspace) -> Callable[[Experiment], Estimate]:
+    """Prices a training from its spec (csv rows counted through the workspace's source)."""
+    from qspec.quantum.estimate import estimate_resources
+
+    def estimate(experiment: Experiment) -> Estimate:
+        return estimate_resources(experiment, read=workspace.source.read)
+
+    return estimate
+
+
+def connect_registry(tracking_uri: str | None, root: Path) -> tuple[Tracking, MlflowRegistry]:
+    """The tracking store and the registry adapter over it (new versions carry the run's metadata)."""
+    from qspec.registry.mlflow import MlflowRegistry
+    from qspec.tracking.model import version_tags
+    from qspec.tracking.store import connect
+
+    tracking = connect(tracking_uri, root=root)
+    return tracking, MlflowRegistry(tracking.client, version_metadata=version_tags)
+
+
+def tracked_trainer(workspace: Workspace, specs: SpecSet, *, tracking: Tracking, registry: Registry,
+                    git_dirty: bool = False, progress: Progress | None = None) -> Trainer:
+    """The real ``Trainer``: the engine trains inside an MLflow run that tracking records in full.
+
+    It finds the experiment a TRAIN item names in the specs it was planned from (or, for a ``ref:``
+    stage, in the specs at that ref, with that ref's csv data: the hash fingerprints it), refuses
+    a spec whose hash is not the planned one, and returns the run as the registry sees it.
+    ``git_dirty`` tags runs of the work tree's specs ``qspec.git_dirty=true`` (``--allow-dirty``).
+    """
+    from qspec.apply.faults import checkpoint
+
+    def train(request: TrainRequest) -> RunInfo:
+        from qspec.quantum.training import train as engine_train
+        from qspec.tracking.runs import tracked_run
+
+        if request.rev is None:
+            source, read = specs, workspace.source.read
+        else:
+            resolver = workspace.resolver
+            if resolver is None:
+                raise ApplyError(f"{request.experiment} is to be trained at {request.rev}, outside a git repository")
+            source, read = resolver.specs_at(request.rev), resolver.reader_at(request.rev)
+        loaded = source.experiments.get(request.experiment)
+        if loaded is None or loaded.hash != request.spec_hash:
+            raise ApplyError(
+                f"experiment {request.experiment!r} is no longer spec {short(request.spec_hash)}",
+                hint="the specs changed since the plan was made; run qspec plan again",
+            )
+        with tracked_run(loaded, tracking=tracking, git_commit=request.git_commit,
+                         git_dirty=git_dirty and request.rev is None) as recorder:
+
+            def on_iteration(record: IterationRecord) -> None:
+                recorder.record(record)
+                checkpoint("training")
+                if progress is not None:
+                    progress(request, record)
+
+            result = engine_train(loaded.resource, read=read, progress=on_iteration)
+            recorder.flush()
+            recorder.log_result(result)
+        run = registry.get_run(recorder.run_id)
+        if run is None:
+            raise ApplyError(f"run {recorder.run_id} was logged but cannot be read back from the registry")
+        return run
+
+    return train
