@@ -1,4 +1,4 @@
-"""Content hashes: the identity of a spec (DESIGN.md, "Identity").
+"""Content hashes: the identity of a spec (docs/architecture.md, "Identity and vocabulary").
 
 An experiment's hash is the sha256 of its normalized spec (defaults filled in, keys sorted, as
 canonical JSON) together with a fingerprint of the data it reads. Comments, key order, quoting and
