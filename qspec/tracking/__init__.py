@@ -1,6 +1,5 @@
 """MLflow tracking and model packaging: a training run recorded in full, and the model MLflow serves.
 
-    store.py        which MLflow store: --tracking-uri > $MLFLOW_TRACKING_URI > <repo>/.qspec/mlflow.db
     runs.py         train_and_log / log_training: the run's lifecycle, tags, params, batched metrics
     artifacts.py    the files of a run (spec, circuit as text/QPY/OpenQASM 3, parameters, device, results)
     plots.py        the training curve and quantum-vs-baseline PNGs (headless)
@@ -8,7 +7,8 @@
     pyfunc_model.py the code MLflow runs to load and predict with a qspec model
     predict.py      predict_from_registry: what ``qspec predict`` runs
 
-Called by ``qspec.apply`` (train, register) and ``qspec.cli`` (predict). Importing this package
+The connection to MLflow (which store, the client) is ``qspec.store``, shared with the registry
+adapter. Called by ``qspec.apply`` (train, register) and ``qspec.cli`` (predict). Importing this package
 imports neither mlflow nor qiskit; the functions import them when they run.
 """
 
@@ -20,15 +20,11 @@ if TYPE_CHECKING:
     from qspec.tracking.model import register_version
     from qspec.tracking.predict import predict_from_registry
     from qspec.tracking.runs import log_training, tracked_run, train_and_log
-    from qspec.tracking.store import Tracking, connect, resolve_tracking_uri
 
 __all__ = [
-    "Tracking",
-    "connect",
     "log_training",
     "predict_from_registry",
     "register_version",
-    "resolve_tracking_uri",
     "tracked_run",
     "train_and_log",
 ]
@@ -39,9 +35,6 @@ _HOMES = {
     "log_training": "qspec.tracking.runs",
     "train_and_log": "qspec.tracking.runs",
     "tracked_run": "qspec.tracking.runs",
-    "Tracking": "qspec.tracking.store",
-    "connect": "qspec.tracking.store",
-    "resolve_tracking_uri": "qspec.tracking.store",
 }
 
 

@@ -29,7 +29,7 @@ from qspec.quantum.result import TrainingResult
 from qspec.spec.hashing import normalized
 from qspec.spec.load import Loaded
 from qspec.spec.models import Experiment
-from qspec.tracking.store import Tracking, mlflow_errors, using_tracking_uri
+from qspec.store import Tracking, mlflow_errors, using_tracking_uri
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

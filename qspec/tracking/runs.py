@@ -26,7 +26,7 @@ from qspec.errors import QspecError, TrackingError
 from qspec.quantum.result import IterationRecord, ProgressCallback, TrainingResult
 from qspec.spec.load import Loaded
 from qspec.spec.models import Experiment
-from qspec.tracking.store import Tracking, connect, mlflow_errors
+from qspec.store import Tracking, connect, mlflow_errors
 
 if TYPE_CHECKING:
     from mlflow.entities import Metric

@@ -154,9 +154,9 @@ def test_vqe_model_returns_optimal_parameters_and_energy(repo: Path) -> None:
     import mlflow.pyfunc
     from mlflow import MlflowClient
 
+    from qspec.store import using_tracking_uri
     from qspec.tracking.model import register_version
     from qspec.tracking.runs import train_and_log
-    from qspec.tracking.store import using_tracking_uri
 
     loaded = write_spec(repo, "h2-20", H2_LONG.format(maxiter=20).replace("h2-long", "h2-20"))
     uri = sqlite_uri(repo)
@@ -198,7 +198,7 @@ def test_the_model_is_built_from_code_with_plain_artifacts(iris_model: TrainedMo
     import yaml
     from mlflow import MlflowClient
 
-    from qspec.tracking.store import using_tracking_uri
+    from qspec.store import using_tracking_uri
 
     client = MlflowClient(iris_model.uri)
     model_id = client.get_run(iris_model.run_id).data.tags["qspec.model_id"]
