@@ -3,7 +3,7 @@
     runs.py         train_and_log / log_training: the run's lifecycle, tags, params, batched metrics
     artifacts.py    the files of a run (spec, circuit as text/QPY/OpenQASM 3, parameters, device, results)
     plots.py        the training curve and quantum-vs-baseline PNGs (headless)
-    model.py        the pyfunc model (models-from-code) and register_version for the reconciler
+    model.py        the pyfunc model (models-from-code) and the tags of the versions made from it
     pyfunc_model.py the code MLflow runs to load and predict with a qspec model
     predict.py      predict_from_registry: what ``qspec predict`` runs
 
@@ -17,20 +17,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from qspec.tracking.model import register_version
     from qspec.tracking.predict import predict_from_registry
     from qspec.tracking.runs import log_training, tracked_run, train_and_log
 
 __all__ = [
     "log_training",
     "predict_from_registry",
-    "register_version",
     "tracked_run",
     "train_and_log",
 ]
 
 _HOMES = {
-    "register_version": "qspec.tracking.model",
     "predict_from_registry": "qspec.tracking.predict",
     "log_training": "qspec.tracking.runs",
     "train_and_log": "qspec.tracking.runs",

@@ -67,6 +67,22 @@ def write_spec(root: Path, name: str, text: str):  # type: ignore[no-untyped-def
     return next(iter(specs.experiments.values()))
 
 
+def register(client, model_name: str, run_id: str, tags: dict[str, str] | None = None) -> str:  # type: ignore[no-untyped-def]
+    """Register the model of ``run_id`` as a new version of ``model_name`` the way ``qspec apply`` does:
+    through ``MlflowRegistry``, with the run's descriptive tags (``version_tags``); the registered
+    model is created, managed, when missing. Returns the version."""
+    from qspec import tags as tag
+    from qspec.registry.mlflow import MlflowRegistry
+    from qspec.tracking.model import version_tags
+
+    registry = MlflowRegistry(client, version_metadata=version_tags)
+    if registry.get_model(model_name) is None:
+        registry.create_model(model_name, {tag.MANAGED: tag.TRUE})
+    run = registry.get_run(run_id)
+    assert run is not None, run_id
+    return str(registry.register_version(model_name, run, tags or {}))
+
+
 def sqlite_uri(directory: Path) -> str:
     return "sqlite:///" + (directory / "mlflow.db").resolve().as_posix()
 
@@ -102,7 +118,6 @@ def iris_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedMode
     """iris-tiny trained and logged once, registered as ``iris-tiny-classifier`` @staging."""
     from mlflow import MlflowClient
 
-    from qspec.tracking.model import register_version
     from qspec.tracking.runs import train_and_log
 
     root = tmp_path_factory.mktemp("iris-repo")
@@ -110,6 +125,6 @@ def iris_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedMode
     uri = sqlite_uri(root)
     run_id = train_and_log(loaded, tracking_uri=uri, root=root, git_commit="0" * 40)
     client = MlflowClient(uri)
-    version = register_version(client, "iris-tiny-classifier", run_id, {"qspec.deployment": "test"})
+    version = register(client, "iris-tiny-classifier", run_id, {"qspec.deployment": "test"})
     client.set_registered_model_alias("iris-tiny-classifier", "staging", version)
     yield TrainedModel(uri, root, run_id, loaded, "iris-tiny-classifier", version, "staging")

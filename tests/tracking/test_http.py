@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.tracking.conftest import IRIS_TINY, free_port, write_spec
+from tests.tracking.conftest import IRIS_TINY, free_port, register, write_spec
 
 pytestmark = pytest.mark.slow
 
@@ -95,7 +95,6 @@ def test_training_over_http_is_served_by_mlflow_models_serve(
     from mlflow import MlflowClient
 
     from qspec.quantum.data import load_dataset, split_dataset
-    from qspec.tracking.model import register_version
     from qspec.tracking.predict import predict_from_registry
     from qspec.tracking.runs import train_and_log
 
@@ -112,7 +111,7 @@ def test_training_over_http_is_served_by_mlflow_models_serve(
     assert len(client.get_metric_history(run_id, "training.loss")) == 12
     assert {a.path for a in client.list_artifacts(run_id)} >= {"circuit", "parameters", "plots", "results", "spec"}
 
-    version = register_version(client, "iris-over-http", run_id, {})
+    version = register(client, "iris-over-http", run_id)
     client.set_registered_model_alias("iris-over-http", "production", version)
     assert client.get_model_version_by_alias("iris-over-http", "production").tags["qspec.spec_hash"] == loaded.hash
 
