@@ -1,12 +1,14 @@
 """The life of one training run in MLflow: start, per-iteration metrics, the full record, the end.
 
-``train_and_log`` is what ``qspec apply`` calls for a ``train`` action: it opens a run tagged
-with the spec's identity (DESIGN.md, "Identity"), trains through ``qspec.quantum.train`` while
-buffering iteration metrics, then logs params, final metrics, artifacts and the pyfunc model and
-ends the run FINISHED. ``log_training`` records a ``TrainingResult`` that was produced elsewhere.
-Both go through ``tracked_run``, which guarantees that a run never stays RUNNING: any failure
-(the engine's, or an unwritable artifact store) ends it FAILED (KILLED on Ctrl-C) before the
-error propagates, with MLflow and file-system errors turned into ``TrackingError``.
+Tracking records a training; it does not train. ``tracked_run`` opens a run tagged with the
+spec's identity (DESIGN.md, "Identity") and yields a ``RunRecorder``: whoever trains (``qspec.api``
+composes it with the engine's ``qspec.quantum.train`` for ``qspec apply``) passes
+``recorder.record`` as the engine's progress callback, which buffers iteration metrics, then
+hands the result to ``recorder.log_result`` (params, final metrics, artifacts, the pyfunc model).
+The run ends FINISHED when the block completes; any failure (the engine's, or an unwritable
+artifact store) ends it FAILED (KILLED on Ctrl-C) before the error propagates, with MLflow and
+file-system errors turned into ``TrackingError``, so a run never stays RUNNING.
+``log_training`` records a ``TrainingResult`` that was produced elsewhere.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import contextlib
 import json
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from qspec import tags as tag
 from qspec.errors import QspecError, TrackingError
-from qspec.quantum.result import IterationRecord, ProgressCallback, TrainingResult
+from qspec.quantum.result import IterationRecord, TrainingResult
 from qspec.spec.load import Loaded
 from qspec.spec.models import Experiment
 from qspec.store import Tracking, connect, mlflow_errors
@@ -289,9 +291,12 @@ class RunRecorder:
             self.tracking.client.log_artifacts(self.run_id, str(directory))
 
     def log_result(self, result: TrainingResult) -> str:
-        """Everything after training: params, final metrics, artifacts, the model. Returns the model id."""
+        """Everything after training: the buffered iteration metrics, params, final metrics, artifacts,
+        the model. Returns the model id."""
         from qspec.tracking.artifacts import write_run_artifacts
         from qspec.tracking.model import log_model
+
+        self.flush()  # the training curve first, whatever the composer did
 
         params = {**spec_params(self.loaded), **result_params(result)}
         self.log_params(result_params(result))
@@ -392,46 +397,5 @@ def log_training(
     with tracked_run(loaded, tracking=tracking, git_commit=git_commit, git_dirty=git_dirty, tags=tags) as recorder:
         for record in result.history:
             recorder.record(record)
-        recorder.flush()
-        recorder.log_result(result)
-    return recorder.run_id
-
-
-def train_and_log(
-    loaded: Loaded[Experiment],
-    *,
-    tracking_uri: str | None = None,
-    tracking: Tracking | None = None,
-    root: Path | None = None,
-    git_commit: str | None = None,
-    git_dirty: bool = False,
-    progress: ProgressCallback | None = None,
-    tags: dict[str, str] | None = None,
-    train: Callable[..., TrainingResult] | None = None,
-    read: Callable[[str], bytes] | None = None,
-) -> str:
-    """Train ``loaded`` on its backend inside a run and record everything; returns the run id.
-
-    ``root`` is the repository root (csv data sets are read relative to it, and the embedded
-    store lives under it); ``read`` replaces reading csv data from the work tree (a spec trained
-    at a git ref reads its data at that ref). ``progress`` also receives every iteration, e.g. for a progress bar.
-    ``train`` replaces the engine's ``qspec.quantum.train`` (tests inject failures with it).
-    """
-    from qspec.spec.source import find_root
-
-    if train is None:
-        from qspec.quantum import train as engine_train
-
-        train = engine_train
-    tracking = tracking or connect(tracking_uri, root=root)
-    with tracked_run(loaded, tracking=tracking, git_commit=git_commit, git_dirty=git_dirty, tags=tags) as recorder:
-
-        def on_iteration(record: IterationRecord) -> None:
-            recorder.record(record)
-            if progress is not None:
-                progress(record)
-
-        result = train(loaded.resource, root=root or find_root(Path.cwd()), read=read, progress=on_iteration)
-        recorder.flush()
         recorder.log_result(result)
     return recorder.run_id

@@ -67,6 +67,29 @@ def write_spec(root: Path, name: str, text: str):  # type: ignore[no-untyped-def
     return next(iter(specs.experiments.values()))
 
 
+def train_in_run(loaded, *, root: Path, tracking_uri: str | None = None, git_commit: str | None = None,  # type: ignore[no-untyped-def]
+                 progress=None, train=None) -> str:
+    """Train ``loaded`` with the engine inside a tracked run, as ``qspec apply`` composes the two; the run id.
+
+    ``progress`` also sees every iteration; ``train`` replaces ``qspec.quantum.train`` (tests inject
+    failures with it).
+    """
+    from qspec.quantum import train as engine_train
+    from qspec.store import connect
+    from qspec.tracking import tracked_run
+
+    with tracked_run(loaded, tracking=connect(tracking_uri, root=root), git_commit=git_commit) as recorder:
+
+        def on_iteration(record) -> None:  # type: ignore[no-untyped-def]
+            recorder.record(record)
+            if progress is not None:
+                progress(record)
+
+        result = (train or engine_train)(loaded.resource, root=root, read=None, progress=on_iteration)
+        recorder.log_result(result)
+    return recorder.run_id
+
+
 def register(client, model_name: str, run_id: str, tags: dict[str, str] | None = None) -> str:  # type: ignore[no-untyped-def]
     """Register the model of ``run_id`` as a new version of ``model_name`` the way ``qspec apply`` does:
     through ``MlflowRegistry``, with the run's descriptive tags (``version_tags``); the registered
@@ -118,12 +141,11 @@ def iris_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedMode
     """iris-tiny trained and logged once, registered as ``iris-tiny-classifier`` @staging."""
     from mlflow import MlflowClient
 
-    from qspec.tracking.runs import train_and_log
 
     root = tmp_path_factory.mktemp("iris-repo")
     loaded = write_spec(root, "iris-tiny", IRIS_TINY)
     uri = sqlite_uri(root)
-    run_id = train_and_log(loaded, tracking_uri=uri, root=root, git_commit="0" * 40)
+    run_id = train_in_run(loaded, tracking_uri=uri, root=root, git_commit="0" * 40)
     client = MlflowClient(uri)
     version = register(client, "iris-tiny-classifier", run_id, {"qspec.deployment": "test"})
     client.set_registered_model_alias("iris-tiny-classifier", "staging", version)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.tracking.conftest import IRIS_TINY, free_port, register, write_spec
+from tests.tracking.conftest import IRIS_TINY, free_port, register, train_in_run, write_spec
 
 pytestmark = pytest.mark.slow
 
@@ -96,12 +96,11 @@ def test_training_over_http_is_served_by_mlflow_models_serve(
 
     from qspec.quantum.data import load_dataset, split_dataset
     from qspec.tracking.predict import predict_from_registry
-    from qspec.tracking.runs import train_and_log
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     root = tmp_path / "repo"
     loaded = write_spec(root, "iris-tiny", IRIS_TINY)
-    run_id = train_and_log(loaded, tracking_uri=server, root=root, git_commit="f" * 40)
+    run_id = train_in_run(loaded, tracking_uri=server, root=root, git_commit="f" * 40)
 
     client = MlflowClient(server)
     run = client.get_run(run_id)

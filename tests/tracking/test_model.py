@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from qspec.errors import QspecError, TrackingError
-from tests.tracking.conftest import H2_LONG, TrainedModel, register, sqlite_uri, write_spec
+from tests.tracking.conftest import H2_LONG, TrainedModel, register, sqlite_uri, train_in_run, write_spec
 
 FRESH_PROCESS = """
 import json, sys
@@ -155,11 +155,10 @@ def test_vqe_model_returns_optimal_parameters_and_energy(repo: Path) -> None:
     from mlflow import MlflowClient
 
     from qspec.store import using_tracking_uri
-    from qspec.tracking.runs import train_and_log
 
     loaded = write_spec(repo, "h2-20", H2_LONG.format(maxiter=20).replace("h2-long", "h2-20"))
     uri = sqlite_uri(repo)
-    run_id = train_and_log(loaded, tracking_uri=uri, root=repo)
+    run_id = train_in_run(loaded, tracking_uri=uri, root=repo)
     client = MlflowClient(uri)
     version = register(client, "h2-ground-state", run_id)
     tags = client.get_model_version("h2-ground-state", version).tags

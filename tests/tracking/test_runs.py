@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from qspec.errors import BackendError, TrackingError
-from tests.tracking.conftest import H2_LONG, IRIS_TINY, TrainedModel, sqlite_uri, write_spec
+from tests.tracking.conftest import H2_LONG, IRIS_TINY, TrainedModel, sqlite_uri, train_in_run, write_spec
 
 
 def all_artifacts(client, run_id: str, path: str | None = None) -> set[str]:  # type: ignore[no-untyped-def]
@@ -146,7 +146,7 @@ class StoreCalls:
 
 
 def test_a_200_iteration_training_makes_o1_batched_calls(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from qspec.tracking.runs import FLUSH_METRICS, train_and_log
+    from qspec.tracking.runs import FLUSH_METRICS
 
     uri = sqlite_uri(repo)
     counts = {}
@@ -155,7 +155,7 @@ def test_a_200_iteration_training_makes_o1_batched_calls(repo: Path, monkeypatch
         with monkeypatch.context() as patch:
             calls = StoreCalls(patch)
             seen: list[int] = []
-            run_id = train_and_log(loaded, tracking_uri=uri, root=repo,
+            run_id = train_in_run(loaded, tracking_uri=uri, root=repo,
                                    progress=lambda r, seen=seen: seen.append(r.iteration))
         assert seen == list(range(1, maxiter + 1))  # the caller's progress callback still sees every iteration
         counts[maxiter] = calls.counts
@@ -180,7 +180,6 @@ def test_a_200_iteration_training_makes_o1_batched_calls(repo: Path, monkeypatch
 def test_unwritable_artifact_store_fails_the_run_before_training(repo: Path) -> None:
     from mlflow import MlflowClient
 
-    from qspec.tracking.runs import train_and_log
 
     loaded = write_spec(repo, "iris-tiny", IRIS_TINY)
     uri = sqlite_uri(repo)
@@ -195,7 +194,7 @@ def test_unwritable_artifact_store_fails_the_run_before_training(repo: Path) -> 
         raise AssertionError("training must not start when artifacts cannot be stored")
 
     with pytest.raises(TrackingError) as caught:
-        train_and_log(loaded, tracking_uri=uri, root=repo, train=train)
+        train_in_run(loaded, tracking_uri=uri, root=repo, train=train)
 
     message = str(caught.value)
     assert "cannot write the artifacts of run" in message
@@ -221,7 +220,7 @@ def test_an_engine_failure_ends_the_run_not_running(repo: Path, error: BaseExcep
                                                     status: str) -> None:
     from mlflow import MlflowClient
 
-    from qspec.tracking.runs import ITERATION_PREFIX, train_and_log
+    from qspec.tracking.runs import ITERATION_PREFIX
 
     loaded = write_spec(repo, "iris-tiny", IRIS_TINY)
     uri = sqlite_uri(repo)
@@ -233,7 +232,7 @@ def test_an_engine_failure_ends_the_run_not_running(repo: Path, error: BaseExcep
         raise error
 
     with pytest.raises(expected) as caught:
-        train_and_log(loaded, tracking_uri=uri, root=repo, train=train)
+        train_in_run(loaded, tracking_uri=uri, root=repo, train=train)
     if expected is TrackingError:
         assert "optimizer diverged" in str(caught.value) and "marked FAILED" in str(caught.value)
 
@@ -272,7 +271,6 @@ def test_a_fake_device_run_records_its_noise_calibration_and_isa_circuit(repo: P
     from mlflow import MlflowClient
 
     from qspec.tracking.predict import predict_from_registry
-    from qspec.tracking.runs import train_and_log
 
     text = (IRIS_TINY.replace("name: iris-tiny", "name: iris-manila")
             .replace("backend: {target: aer, shots: null, seed: 42}",
@@ -280,7 +278,7 @@ def test_a_fake_device_run_records_its_noise_calibration_and_isa_circuit(repo: P
             .replace("{name: adam, learning_rate: 0.3, maxiter: 12}", "{name: spsa, maxiter: 3}"))
     loaded = write_spec(repo, "iris-manila", text)
     uri = sqlite_uri(repo)
-    run_id = train_and_log(loaded, tracking_uri=uri, root=repo)
+    run_id = train_in_run(loaded, tracking_uri=uri, root=repo)
     client = MlflowClient(uri)
     run = client.get_run(run_id)
     assert run.data.tags["quantum.provider"] == "ibm-fake"

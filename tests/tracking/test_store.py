@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from qspec.errors import TrackingError
-from tests.tracking.conftest import H2_LONG, write_spec
+from tests.tracking.conftest import H2_LONG, train_in_run, write_spec
 
 
 def test_explicit_uri_beats_the_environment_which_beats_the_embedded_store(
@@ -51,11 +51,10 @@ def test_training_without_a_uri_uses_the_repositorys_embedded_store(
 ) -> None:
     from mlflow import MlflowClient
 
-    from qspec.tracking.runs import train_and_log
 
     loaded = write_spec(repo, "h2-20", H2_LONG.format(maxiter=20).replace("h2-long", "h2-20"))
     monkeypatch.chdir(repo)
-    run_id = train_and_log(loaded, root=repo)
+    run_id = train_in_run(loaded, root=repo)
     database = repo / ".qspec" / "mlflow.db"
     assert database.is_file()
     client = MlflowClient("sqlite:///" + database.as_posix())
@@ -144,4 +143,6 @@ def test_the_mlflow_adapters_meet_only_in_qspec_store() -> None:
                 if (bad := {n for n in names if n.startswith(forbidden)})}
 
     assert offenders("registry", ("qspec.tracking",)) == {}
-    assert offenders("tracking", ("qspec.registry",)) == {}
+    # TEMPORARY exception: tracking/legacy.py, until qspec/apply/training.py no longer needs it.
+    assert offenders("tracking", ("qspec.registry", "qspec.quantum.train")) == {
+        "tracking/legacy.py": {"qspec.quantum.train"}}
