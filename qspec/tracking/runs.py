@@ -131,11 +131,12 @@ def result_params(result: TrainingResult) -> dict[str, str]:
     """``quantum.*`` params that only the trained circuit knows: size, depth, gate counts."""
     from qspec.tracking.artifacts import first_circuit
 
-    circuit = result.circuit
+    # The logical circuit is made of library blocks: measured on their gates, decomposed once.
+    logical = result.circuit.decompose(reps=3)
     params: dict[str, Any] = {
         "quantum.parameter_count": len(result.parameter_names),
-        "quantum.circuit_depth": circuit.decompose(reps=3).depth(),
-        "quantum.circuit_size": circuit.decompose(reps=3).size(),
+        "quantum.circuit_depth": logical.depth(),
+        "quantum.circuit_size": logical.size(),
     }
     if result.data is not None:
         params["quantum.data.fingerprint"] = result.data.fingerprint
@@ -149,7 +150,7 @@ def result_params(result: TrainingResult) -> dict[str, str]:
         for gate, count in sorted(transpiled.count_ops().items()):
             params[f"quantum.transpiled.gates.{gate}"] = count
     else:
-        for gate, count in sorted(circuit.decompose(reps=3).count_ops().items()):
+        for gate, count in sorted(logical.count_ops().items()):
             params[f"quantum.circuit.gates.{gate}"] = count
     return {k: str(v) for k, v in params.items()}
 
@@ -241,6 +242,8 @@ class RunRecorder:
     artifact_uri: str
     buffer: list[Metric] = field(default_factory=list)
     last_flush: float = field(default_factory=time.monotonic)
+    #: Every param logged so far; the logged model carries them too.
+    params: dict[str, str] = field(default_factory=dict)
 
     def record(self, record: IterationRecord) -> None:
         """The progress callback: O(1) and no I/O, except one batched request now and then."""
@@ -265,6 +268,7 @@ class RunRecorder:
 
         with mlflow_errors(f"cannot log the params of run {self.run_id}", self.tracking.uri):
             self.tracking.client.log_batch(self.run_id, params=[Param(k, v) for k, v in params.items()])
+        self.params.update(params)
 
     def log_metrics(self, metrics: dict[str, float], step: int = 0) -> None:
         from mlflow.entities import Metric
@@ -298,15 +302,14 @@ class RunRecorder:
 
         self.flush()  # the training curve first, whatever the composer did
 
-        params = {**spec_params(self.loaded), **result_params(result)}
-        self.log_params(result_params(result))
+        self.log_params(result_params(result))  # the spec's own params were logged when the run opened
         # Final metrics at step 0: MLflow links a run's step-0 metrics to the model logged from it.
         self.log_metrics(final_metrics(result))
         with tempfile.TemporaryDirectory(prefix="qspec-run-") as scratch:
             write_run_artifacts(Path(scratch), self.loaded, result)
             self.log_artifacts(Path(scratch))
         model_id = log_model(self.tracking, self.run_id, self.loaded, result, experiment_id=self.experiment_id,
-                             params=params)
+                             params=self.params)
         self.set_tags({tag.MODEL_ID: model_id})
         return model_id
 

@@ -177,6 +177,46 @@ def test_a_200_iteration_training_makes_o1_batched_calls(repo: Path, monkeypatch
     assert sum(long.values()) < 200 / 2
 
 
+def test_a_run_uploads_its_spec_once_and_measures_its_circuit_once(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlflow import MlflowClient
+    from qiskit import QuantumCircuit
+
+    from qspec.tracking import runs
+
+    uploads: list[set[str]] = []
+    upload = MlflowClient.log_artifacts
+
+    def counting_upload(self, run_id, local_dir, artifact_path=None):  # type: ignore[no-untyped-def]
+        uploads.append({p.relative_to(local_dir).as_posix() for p in Path(local_dir).rglob("*") if p.is_file()})
+        return upload(self, run_id, local_dir, artifact_path)
+
+    work: Counter[str] = Counter()
+    result_params, decompose = runs.result_params, QuantumCircuit.decompose
+
+    def counting_decompose(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        work["decompose"] += 1
+        return decompose(self, *args, **kwargs)
+
+    def counting_result_params(result):  # type: ignore[no-untyped-def]
+        work["result_params"] += 1
+        with monkeypatch.context() as inner:
+            inner.setattr(QuantumCircuit, "decompose", counting_decompose)
+            return result_params(result)
+
+    monkeypatch.setattr(MlflowClient, "log_artifacts", counting_upload)
+    monkeypatch.setattr(runs, "result_params", counting_result_params)
+    loaded = write_spec(repo, "h2-20", H2_LONG.format(maxiter=20).replace("h2-long", "h2-20"))
+    uri = sqlite_uri(repo)
+    run_id = train_in_run(loaded, tracking_uri=uri, root=repo)
+
+    # The spec goes up once, when the run opens; the results' upload does not carry it again.
+    assert [files for files in uploads if "spec/normalized.json" in files] == [{"spec/normalized.json"}]
+    assert work == {"result_params": 1, "decompose": 1}
+    client = MlflowClient(uri)
+    run = client.get_run(run_id)
+    assert client.get_logged_model(run.data.tags["qspec.model_id"]).params == run.data.params
+
+
 def test_unwritable_artifact_store_fails_the_run_before_training(repo: Path) -> None:
     from mlflow import MlflowClient
 
