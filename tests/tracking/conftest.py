@@ -1,4 +1,5 @@
-"""Fixtures of the tracking tests: tiny real specs, a real SQLite MLflow store, one trained model.
+"""Fixtures of the tracking tests: tiny real specs, one trained model, and the two compositions a
+caller of tracking writes (train inside a tracked run; register through the registry adapter).
 
 Trainings use the real engine on specs small enough to train in about a second (two qubits,
 exact statevector, few iterations). The iris model is trained, registered and aliased once per
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import example_text
 
 IRIS_TINY = """\
 # Two iris classes, four raw features reduced to two by PCA, a two-qubit circuit trained exactly.
@@ -37,25 +40,6 @@ spec:
   baseline: logistic_regression
 """
 
-H2_LONG = """\
-# H2 by VQE, run for exactly {maxiter} Adam iterations: the batching test's long training.
-apiVersion: qspec/v1
-kind: Experiment
-metadata: {{name: h2-long}}
-spec:
-  task: vqe
-  hamiltonian:
-    terms: {{II: -1.052373245772859, IZ: 0.39793742484318045, ZI: -0.39793742484318045,
-            ZZ: -0.01128010425623538, XX: 0.18093119978423156}}
-    constant: 0.7199689944
-  circuit: {{qubits: 2, ansatz: {{type: efficient_su2, reps: 1}}}}
-  backend: {{target: aer, shots: null, seed: 5}}
-  training:
-    optimizer: {{name: adam, learning_rate: 0.05, maxiter: {maxiter}}}
-    seed: 5
-"""
-
-
 def write_spec(root: Path, name: str, text: str):  # type: ignore[no-untyped-def]
     """Write one spec file into a repository at ``root`` and load it as the engine sees it."""
     from qspec.spec import load_specs
@@ -65,6 +49,18 @@ def write_spec(root: Path, name: str, text: str):  # type: ignore[no-untyped-def
     path.write_text(text)
     specs = load_specs([path], root=root)
     return next(iter(specs.experiments.values()))
+
+
+def h2_experiment(root: Path, maxiter: int):  # type: ignore[no-untyped-def]
+    """The example H2 experiment (specs/h2-vqe.yaml: its Hamiltonian is the source of truth), written
+    into ``root`` as ``h2-<maxiter>`` and trained for exactly ``maxiter`` Adam iterations."""
+    experiment = example_text("h2-vqe.yaml").split("\n---\n")[0]  # without its Model and Deployment
+    name = f"h2-{maxiter}"
+    for old, new in (("name: h2-vqe", f"name: {name}"),
+                     ("{name: l_bfgs_b, maxiter: 200}", f"{{name: adam, learning_rate: 0.05, maxiter: {maxiter}}}")):
+        assert old in experiment, f"specs/h2-vqe.yaml no longer says {old!r}"
+        experiment = experiment.replace(old, new)
+    return write_spec(root, name, experiment)
 
 
 def train_in_run(loaded, *, root: Path, tracking_uri: str | None = None, git_commit: str | None = None,  # type: ignore[no-untyped-def]
@@ -106,10 +102,6 @@ def register(client, model_name: str, run_id: str, tags: dict[str, str] | None =
     return str(registry.register_version(model_name, run, tags or {}))
 
 
-def sqlite_uri(directory: Path) -> str:
-    return "sqlite:///" + (directory / "mlflow.db").resolve().as_posix()
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -141,10 +133,11 @@ def iris_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedMode
     """iris-tiny trained and logged once, registered as ``iris-tiny-classifier`` @staging."""
     from mlflow import MlflowClient
 
+    from qspec.registry.testing import sqlite_store
 
     root = tmp_path_factory.mktemp("iris-repo")
     loaded = write_spec(root, "iris-tiny", IRIS_TINY)
-    uri = sqlite_uri(root)
+    uri = sqlite_store(tmp_path_factory.mktemp("iris-store"))
     run_id = train_in_run(loaded, tracking_uri=uri, root=root, git_commit="0" * 40)
     client = MlflowClient(uri)
     version = register(client, "iris-tiny-classifier", run_id, {"qspec.deployment": "test"})

@@ -73,13 +73,16 @@ def start(args: list[str], log: Path, env: dict[str, str] | None = None) -> subp
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``mlflow server`` with a SQLite backend and proxied artifacts, both in a temporary directory."""
+    from qspec.registry.testing import sqlite_store
+
     base = tmp_path_factory.mktemp("mlflow-server")
+    store = sqlite_store(base)  # already migrated: the server starts on a copy of the template
     port = free_port()
     log = base / "server.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     process = start(mlflow_command(
         "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-        "--backend-store-uri", "sqlite:///" + (base / "mlflow.db").as_posix(),
+        "--backend-store-uri", store,
         "--serve-artifacts", "--artifacts-destination", (base / "artifacts").as_uri(),
     ), log, env)
     try:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from qspec.errors import TrackingError
-from tests.tracking.conftest import H2_LONG, train_in_run, write_spec
+from tests.tracking.conftest import h2_experiment, train_in_run
 
 
 def test_explicit_uri_beats_the_environment_which_beats_the_embedded_store(
@@ -52,7 +52,7 @@ def test_training_without_a_uri_uses_the_repositorys_embedded_store(
     from mlflow import MlflowClient
 
 
-    loaded = write_spec(repo, "h2-20", H2_LONG.format(maxiter=20).replace("h2-long", "h2-20"))
+    loaded = h2_experiment(repo, 20)
     monkeypatch.chdir(repo)
     run_id = train_in_run(loaded, root=repo)
     database = repo / ".qspec" / "mlflow.db"
