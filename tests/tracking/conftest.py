@@ -10,13 +10,17 @@ CLI).
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.conftest import example_text
+
+if TYPE_CHECKING:
+    from qspec.quantum.result import IterationRecord, TrainingResult
 
 IRIS_TINY = """\
 # Two iris classes, four raw features reduced to two by PCA, a two-qubit circuit trained exactly.
@@ -39,6 +43,7 @@ spec:
     seed: 42
   baseline: logistic_regression
 """
+
 
 def write_spec(root: Path, name: str, text: str):  # type: ignore[no-untyped-def]
     """Write one spec file into a repository at ``root`` and load it as the engine sees it."""
@@ -63,8 +68,9 @@ def h2_experiment(root: Path, maxiter: int):  # type: ignore[no-untyped-def]
     return write_spec(root, name, experiment)
 
 
-def train_in_run(loaded, *, root: Path, tracking_uri: str | None = None, git_commit: str | None = None,  # type: ignore[no-untyped-def]
-                 progress=None, train=None) -> str:
+def train_in_run(loaded: Any, *, root: Path, tracking_uri: str | None = None, git_commit: str | None = None,
+                 progress: Callable[[IterationRecord], None] | None = None,
+                 train: Callable[..., TrainingResult] | None = None) -> str:
     """Train ``loaded`` with the engine inside a tracked run, as ``qspec apply`` composes the two; the run id.
 
     ``progress`` also sees every iteration; ``train`` replaces ``qspec.quantum.train`` (tests inject
@@ -76,7 +82,7 @@ def train_in_run(loaded, *, root: Path, tracking_uri: str | None = None, git_com
 
     with tracked_run(loaded, tracking=connect(tracking_uri, root=root), git_commit=git_commit) as recorder:
 
-        def on_iteration(record) -> None:  # type: ignore[no-untyped-def]
+        def on_iteration(record: IterationRecord) -> None:
             recorder.record(record)
             if progress is not None:
                 progress(record)
@@ -86,7 +92,7 @@ def train_in_run(loaded, *, root: Path, tracking_uri: str | None = None, git_com
     return recorder.run_id
 
 
-def register(client, model_name: str, run_id: str, tags: dict[str, str] | None = None) -> str:  # type: ignore[no-untyped-def]
+def register(client: Any, model_name: str, run_id: str, tags: dict[str, str] | None = None) -> str:
     """Register the model of ``run_id`` as a new version of ``model_name`` the way ``qspec apply`` does:
     through ``MlflowRegistry``, with the run's descriptive tags (``version_tags``); the registered
     model is created, managed, when missing. Returns the version."""
