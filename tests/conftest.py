@@ -99,10 +99,12 @@ def example_text(name: str) -> str:
     return (EXAMPLES / name).read_text()
 
 
-
 @pytest.fixture
 def store_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A real SQLite MLflow store in tmp_path."""
+    """A real, empty SQLite MLflow store in tmp_path, copied from a template (no migrations per test).
+
+    The tests' one way to get a store; session-scoped fixtures, which cannot use this one, call
+    ``qspec.registry.testing.sqlite_store`` directly."""
     from qspec.registry.testing import sqlite_store
 
     monkeypatch.chdir(tmp_path)  # anything MLflow writes relative to the cwd stays in the test's folder
@@ -118,9 +120,10 @@ def client(store_uri: str) -> Any:
 
 
 @pytest.fixture
-def spec_repo(git_repo: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., tuple[GitRepo, str]]:
+def spec_repo(git_repo: GitRepo, store_uri: str,
+              monkeypatch: pytest.MonkeyPatch) -> Callable[..., tuple[GitRepo, str]]:
     """Commit ``files`` (path -> text) to the test's git repository, optionally tag the commit, and
-    point the current directory and MLFLOW_TRACKING_URI at it and at a SQLite store of its own."""
+    point the current directory and MLFLOW_TRACKING_URI at it and at the test's SQLite store."""
 
     def make(files: dict[str, str], *, tag: str | None = None) -> tuple[GitRepo, str]:
         git_repo.write(".gitignore", ".qspec/\n")
@@ -129,9 +132,8 @@ def spec_repo(git_repo: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         git_repo.commit("specs")
         if tag is not None:
             git_repo.git("tag", tag)
-        uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", store_uri)
         monkeypatch.chdir(git_repo.path)
-        return git_repo, uri
+        return git_repo, store_uri
 
     return make

@@ -2,9 +2,12 @@
 
 The fake that ships with the protocol (httpx's ``MockTransport``): tests of ``qspec.apply`` and
 ``qspec.api`` use it to run the reconciler in milliseconds, and seed it with ``add_run`` /
-``add_model`` to stage any registry a test needs (hand edits included). It behaves as MLflow
-does where the reconciler depends on it: version numbers grow per model and are never reused,
-deleting a version drops the aliases that point at it, setting an alias on a missing version fails.
+``add_model`` to stage any registry a test needs (hand edits included). It behaves as
+``MlflowRegistry`` over a real store does, failures included, and tests/registry/test_contract.py
+holds the two to it: version numbers grow per model and are never reused, deleting a version
+drops the aliases that point at it, and a missing model, version or run, or a model that already
+exists, raises ``TrackingError`` where the MLflow adapter does (deleting an alias or a tag that is
+not there is no error, as in MLflow).
 """
 
 from __future__ import annotations
@@ -13,11 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from qspec import tags as tag
+from qspec.errors import TrackingError
 from qspec.plan.state import ActualState, RegisteredModelInfo, RunInfo, VersionInfo
-
-
-class RegistryError(Exception):
-    """What the fake raises where MLflow would raise an MlflowException."""
 
 
 @dataclass
@@ -78,13 +78,19 @@ class MemoryRegistry:
 
     def _model(self, name: str) -> _Model:
         if name not in self.models:
-            raise RegistryError(f"registered model {name!r} does not exist")
+            raise TrackingError(f"registered model {name!r} does not exist")
         return self.models[name]
+
+    def _model_with(self, name: str, version: int) -> _Model:
+        model = self._model(name)
+        if version not in model.versions:
+            raise TrackingError(f"{name} has no version {version}")
+        return model
 
     def create_model(self, name: str, tags: Mapping[str, str]) -> None:
         self.calls.append(f"create_model {name}")
         if name in self.models:
-            raise RegistryError(f"registered model {name!r} already exists")
+            raise TrackingError(f"registered model {name!r} already exists")
         self.models[name] = _Model(tags=dict(tags))
 
     def register_version(self, name: str, run: RunInfo, tags: Mapping[str, str]) -> int:
@@ -98,18 +104,13 @@ class MemoryRegistry:
 
     def delete_version(self, name: str, version: int) -> None:
         self.calls.append(f"delete_version {name} {version}")
-        model = self._model(name)
-        if version not in model.versions:
-            raise RegistryError(f"{name} has no version {version}")
+        model = self._model_with(name, version)
         del model.versions[version]
         model.aliases = {a: v for a, v in model.aliases.items() if v != version}
 
     def set_alias(self, name: str, alias: str, version: int) -> None:
         self.calls.append(f"set_alias {name}@{alias} {version}")
-        model = self._model(name)
-        if version not in model.versions:
-            raise RegistryError(f"{name} has no version {version}")
-        model.aliases[alias] = version
+        self._model_with(name, version).aliases[alias] = version
 
     def delete_alias(self, name: str, alias: str) -> None:
         self.calls.append(f"delete_alias {name}@{alias}")
@@ -125,12 +126,14 @@ class MemoryRegistry:
 
     def set_version_tags(self, name: str, version: int, tags: Mapping[str, str]) -> None:
         self.calls.append(f"set_version_tags {name} {version}")
-        model = self._model(name)
+        model = self._model_with(name, version)
         current = model.versions[version]
         model.versions[version] = replace(current, tags={**current.tags, **tags})
 
     def mark_run_failed(self, run_id: str) -> None:
         self.calls.append(f"mark_run_failed {run_id}")
+        if run_id not in self.runs:
+            raise TrackingError(f"run {run_id!r} does not exist")
         self.runs[run_id] = replace(self.runs[run_id], status="FAILED")
 
     # --- hand edits (tests of drift) --------------------------------------------------------------

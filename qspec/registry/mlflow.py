@@ -4,7 +4,9 @@ Called by ``qspec.api`` (plan, apply, status). A snapshot reads everything in pa
 makes O(pages) calls whatever the number of models: experiments, then the runs tagged
 ``qspec.managed=true`` across all of them, then registered models (tags and aliases), then model
 versions. Deployment stages are aliases (MLflow 3): the stage API is never used. Every client call
-goes through ``_call`` and is counted in ``calls`` (the benchmark and tests assert on it).
+goes through ``_call`` and is counted in ``calls`` (the benchmark and tests assert on it). The
+connection helpers it needs come from ``qspec.store``, shared with ``qspec.tracking``, which this
+adapter never imports.
 """
 
 from __future__ import annotations
@@ -21,8 +23,7 @@ from mlflow.exceptions import MlflowException
 from qspec import tags as tag
 from qspec.errors import TrackingError
 from qspec.plan.state import ActualState, RegisteredModelInfo, RunInfo, VersionInfo
-
-#: The MLflow 3 logged model of a run, as ``qspec.tracking`` tags it; a version registers that model.
+from qspec.store import using_tracking_uri
 
 # MLflow's own ceilings for one page (store/model_registry and store/tracking __init__).
 MAX_MODELS_PAGE = 1000
@@ -30,6 +31,7 @@ MAX_VERSIONS_PAGE = 10_000
 MAX_RUNS_PAGE = 10_000
 MAX_EXPERIMENTS_PAGE = 1000
 
+#: The MLflow 3 logged model of a run, as ``qspec.tracking`` tags it; a version registers that model.
 _MODEL_ID = re.compile(r"^models:/(m-[0-9a-f]+)$")
 
 
@@ -140,8 +142,6 @@ class MlflowRegistry:
         if match is None:
             mv = self._call("create_model_version", name, source, run_id=run.run_id, tags=dict(tags))
             return int(mv.version)
-        from qspec.tracking.store import using_tracking_uri
-
         # MLflow's SQL registry looks ``models:/<id>`` up through the process-wide tracking URI
         # (a TODO in its sqlalchemy_store), not through this client's: point it at ours meanwhile.
         with using_tracking_uri(str(self.client.tracking_uri)):

@@ -1,9 +1,9 @@
 """Real MLflow stores for tests and benchmarks: a fresh SQLite store in a folder, and seeding helpers.
 
-Used by tests/registry, tests/apply and benchmarks/bench_plan.py. Creating an MLflow SQLite
-database runs its migrations (about a second), so the first store of a process is built once as a
-template and every later one is a file copy. Imports mlflow; nothing in qspec's runtime path
-imports this module.
+Used by tests (the ``store_uri`` fixture of tests/conftest.py, tests/registry, tests/apply) and
+benchmarks/bench_plan.py. Creating an MLflow SQLite database runs its migrations (about a
+second), so the first store of a process is built once as a template and every later one is a
+file copy. Imports mlflow; nothing in qspec's runtime path imports this module.
 """
 
 from __future__ import annotations
@@ -65,12 +65,15 @@ def managed_tags(spec_hash: str, experiment: str, commit: str = "c0ffee") -> dic
 
 def seed_run(client: Any, experiment_id: str, spec_hash: str, *, experiment: str = "exp",
              metrics: Mapping[str, float] | None = None, status: str = "FINISHED",
-             tags: Mapping[str, str] | None = None) -> str:
-    """A run as qspec's trainer leaves it: tagged, with final metrics, terminated with ``status``."""
+             tags: Mapping[str, str] | None = None, start_time: int | None = None) -> str:
+    """A run as qspec's trainer leaves it: tagged, with final metrics, terminated with ``status``.
+
+    ``start_time`` (ms): runs seeded within one millisecond would otherwise tie on it, and
+    "oldest first" would not say which came first."""
     from mlflow.entities import Metric
 
     all_tags = {**managed_tags(spec_hash, experiment), **(tags or {})}
-    run = client.create_run(experiment_id, tags=all_tags)
+    run = client.create_run(experiment_id, start_time=start_time, tags=all_tags)
     run_id: str = run.info.run_id
     if metrics:
         client.log_batch(run_id, metrics=[Metric(k, float(v), 0, 0) for k, v in metrics.items()])

@@ -1,15 +1,20 @@
 """MLflow tracking and model packaging: a training run recorded in full, and the model MLflow serves.
 
-    store.py        which MLflow store: --tracking-uri > $MLFLOW_TRACKING_URI > <repo>/.qspec/mlflow.db
-    runs.py         train_and_log / log_training: the run's lifecycle, tags, params, batched metrics
+    runs.py         tracked_run / RunRecorder: a run's lifecycle, tags, params, batched metrics;
+                    log_training: a result trained elsewhere, recorded as one run
     artifacts.py    the files of a run (spec, circuit as text/QPY/OpenQASM 3, parameters, device, results)
     plots.py        the training curve and quantum-vs-baseline PNGs (headless)
-    model.py        the pyfunc model (models-from-code) and register_version for the reconciler
+    model.py        the pyfunc model (models-from-code); version_tags, the metadata of its versions
     pyfunc_model.py the code MLflow runs to load and predict with a qspec model
     predict.py      predict_from_registry: what ``qspec predict`` runs
 
-Called by ``qspec.apply`` (train, register) and ``qspec.cli`` (predict). Importing this package
-imports neither mlflow nor qiskit; the functions import them when they run.
+Tracking records what the engine produced (``qspec.quantum.result``) and predicts through the
+engine's prediction functions; it does not train, and it does not register: ``qspec.api`` composes
+``tracked_run`` with ``qspec.quantum.train``, and registers through ``qspec.registry.mlflow`` with
+``version_tags`` as its version metadata. The MLflow connection (which store, the client) is
+``qspec.store``, shared with the registry adapter. Called by ``qspec.api`` and ``qspec.cli``
+(predict). Importing this package imports neither mlflow nor qiskit; the functions import them
+when they run.
 """
 
 from __future__ import annotations
@@ -17,31 +22,26 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from qspec.tracking.model import register_version
+    from qspec.tracking.model import version_tags
     from qspec.tracking.predict import predict_from_registry
-    from qspec.tracking.runs import log_training, tracked_run, train_and_log
-    from qspec.tracking.store import Tracking, connect, resolve_tracking_uri
+    from qspec.tracking.runs import RunRecorder, log_training, tracked_run
 
 __all__ = [
-    "Tracking",
-    "connect",
+    "RunRecorder",
     "log_training",
     "predict_from_registry",
-    "register_version",
-    "resolve_tracking_uri",
     "tracked_run",
-    "train_and_log",
+    "version_tags",
 ]
 
 _HOMES = {
-    "register_version": "qspec.tracking.model",
-    "predict_from_registry": "qspec.tracking.predict",
+    "RunRecorder": "qspec.tracking.runs",
     "log_training": "qspec.tracking.runs",
-    "train_and_log": "qspec.tracking.runs",
+    "predict_from_registry": "qspec.tracking.predict",
     "tracked_run": "qspec.tracking.runs",
-    "Tracking": "qspec.tracking.store",
-    "connect": "qspec.tracking.store",
-    "resolve_tracking_uri": "qspec.tracking.store",
+    "version_tags": "qspec.tracking.model",
+    # TEMPORARY: for qspec/apply/training.py until qspec.api composes the training (see legacy.py).
+    "train_and_log": "qspec.tracking.legacy",
 }
 
 

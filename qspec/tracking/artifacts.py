@@ -1,9 +1,10 @@
 """The files a training run leaves in MLflow: spec, circuit, parameters, data, device, results, plots.
 
-``write_run_artifacts(directory, loaded, result)`` renders everything a ``TrainingResult`` holds
-into plain files (JSON, NumPy ``.npy``, QPY, OpenQASM 3, text and PNG; no pickles), so that
-``qspec.tracking.runs`` can upload the whole directory in one call. The layout is part of the
-contract with anyone who audits a run:
+``write_spec(directory, loaded)`` renders the spec, which ``qspec.tracking.runs`` uploads when the
+run opens (a run that fails still says what it was); ``write_run_artifacts(directory, loaded, result)``
+renders everything a ``TrainingResult`` holds into plain files (JSON, NumPy ``.npy``, QPY,
+OpenQASM 3, text and PNG; no pickles), uploaded in one call when the training is done. The
+layout is part of the contract with anyone who audits a run:
 
     spec/normalized.json        the spec with every default filled in (what the hash covers)
     circuit/circuit.txt|.qpy|.qasm      the logical circuit (feature map + ansatz), unbound
@@ -33,8 +34,8 @@ from qspec.spec.models import Experiment
 
 
 def write_run_artifacts(directory: Path, loaded: Loaded[Experiment], result: TrainingResult) -> list[str]:
-    """Write every artifact of a finished training under ``directory``; returns the relative paths."""
-    write_spec(directory, loaded)
+    """Write every artifact of a finished training under ``directory`` (the spec excepted: it is
+    written when the run opens); returns the relative paths."""
     write_circuits(directory, result)
     write_parameters(directory / "parameters", result)
     if result.data is not None:

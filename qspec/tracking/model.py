@@ -1,4 +1,4 @@
-"""The trained circuit as an MLflow model, and the registered-model versions made from it.
+"""The trained circuit as an MLflow model, and the descriptive tags of the versions made from it.
 
 ``log_model`` packages a ``TrainingResult`` as an MLflow pyfunc built from code
 (``qspec/tracking/pyfunc_model.py``; no pickle of qspec objects): its artifacts are the circuit
@@ -6,10 +6,10 @@ as QPY, the trained parameters (``.npy`` and JSON), the preprocessing as plain a
 the normalized spec and a small ``model.json``; its signature's inputs are the raw feature
 columns of the data source. Called by ``qspec.tracking.runs`` at the end of every training.
 
-``register_version`` turns a run's logged model into a registered-model version carrying the
-identity tags and the quantum metadata (framework, qubits, depth, device, accuracy or fidelity,
-...). It is deliberately small and separate: the reconciler (``qspec.apply``) decides when a run
-meets its Model's requirements and calls it.
+``version_tags`` reads back from a run the identity tags and the quantum metadata (framework,
+qubits, depth, device, accuracy or fidelity, ...) that a registered-model version of it carries.
+Registering is the registry adapter's job (``qspec.registry.mlflow.MlflowRegistry.register_version``,
+which the reconciler calls): ``qspec.api`` hands it ``version_tags`` as its ``version_metadata``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from qspec.quantum.result import TrainingResult
 from qspec.spec.hashing import normalized
 from qspec.spec.load import Loaded
 from qspec.spec.models import Experiment
-from qspec.tracking.store import Tracking, mlflow_errors, using_tracking_uri
+from qspec.store import Tracking, mlflow_errors, using_tracking_uri
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -215,7 +215,7 @@ def log_model(tracking: Tracking, run_id: str, loaded: Loaded[Experiment], resul
     return str(logged.model_id)
 
 
-# --- registration -------------------------------------------------------------------------------
+# --- registered versions ------------------------------------------------------------------------
 
 
 def version_tags(client: MlflowClient, run_id: str) -> dict[str, str]:
@@ -244,49 +244,3 @@ def version_tags(client: MlflowClient, run_id: str) -> dict[str, str]:
     if "quantum.converged_iteration" in metrics:
         out["quantum.iterations_to_converge"] = str(int(metrics["quantum.converged_iteration"]))
     return out
-
-
-def logged_model_id(client: MlflowClient, run_id: str) -> str:
-    """The id of the model that qspec logged in ``run_id``."""
-    run = client.get_run(run_id)
-    model_id = run.data.tags.get(tag.MODEL_ID)
-    if model_id:
-        return model_id
-    outputs = run.outputs.model_outputs if run.outputs else []
-    if not outputs:
-        raise TrackingError(
-            f"run {run_id} has no logged model",
-            hint="the training did not finish; run qspec apply again to retrain",
-        )
-    return str(outputs[-1].model_id)
-
-
-def register_version(client: MlflowClient, model_name: str, run_id: str, tags: dict[str, str] | None = None) -> str:
-    """Register the model of ``run_id`` as a new version of ``model_name``; returns the version.
-
-    The registered model is created (tagged ``qspec.managed=true``) when missing. The version is
-    tagged at creation, in the same request, so that no version ever exists without its
-    ``qspec.spec_hash``: a crash cannot leave an unidentifiable version behind.
-    """
-    from mlflow.exceptions import MlflowException
-    from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
-
-    uri = str(client.tracking_uri)
-    # MLflow's SQL registry resolves ``models:/<id>`` sources with a default MlflowClient(), i.e.
-    # through the global tracking URI (a TODO in its sqlalchemy_store), so point that at ours.
-    with using_tracking_uri(uri), mlflow_errors(f"cannot register run {run_id} as a version of {model_name!r}", uri):
-        model_id = logged_model_id(client, run_id)
-        all_tags = {**version_tags(client, run_id), **(tags or {})}
-        try:
-            client.create_registered_model(model_name, tags={tag.MANAGED: tag.TRUE})
-        except MlflowException as exc:
-            if exc.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
-                raise
-        version = client.create_model_version(
-            name=model_name,
-            source=f"models:/{model_id}",
-            run_id=run_id,
-            tags=all_tags,
-            model_id=model_id,
-        )
-    return str(version.version)

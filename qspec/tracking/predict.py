@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qspec.errors import QspecError, TrackingError
-from qspec.tracking.store import Tracking, connect, mlflow_errors, using_tracking_uri
+from qspec.store import Tracking, connect, mlflow_errors, using_tracking_uri
 
 if TYPE_CHECKING:
     import pandas as pd

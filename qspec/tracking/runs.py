@@ -1,12 +1,14 @@
 """The life of one training run in MLflow: start, per-iteration metrics, the full record, the end.
 
-``train_and_log`` is what ``qspec apply`` calls for a ``train`` action: it opens a run tagged
-with the spec's identity (DESIGN.md, "Identity"), trains through ``qspec.quantum.train`` while
-buffering iteration metrics, then logs params, final metrics, artifacts and the pyfunc model and
-ends the run FINISHED. ``log_training`` records a ``TrainingResult`` that was produced elsewhere.
-Both go through ``tracked_run``, which guarantees that a run never stays RUNNING: any failure
-(the engine's, or an unwritable artifact store) ends it FAILED (KILLED on Ctrl-C) before the
-error propagates, with MLflow and file-system errors turned into ``TrackingError``.
+Tracking records a training; it does not train. ``tracked_run`` opens a run tagged with the
+spec's identity (DESIGN.md, "Identity") and yields a ``RunRecorder``: whoever trains (``qspec.api``
+composes it with the engine's ``qspec.quantum.train`` for ``qspec apply``) passes
+``recorder.record`` as the engine's progress callback, which buffers iteration metrics, then
+hands the result to ``recorder.log_result`` (params, final metrics, artifacts, the pyfunc model).
+The run ends FINISHED when the block completes; any failure (the engine's, or an unwritable
+artifact store) ends it FAILED (KILLED on Ctrl-C) before the error propagates, with MLflow and
+file-system errors turned into ``TrackingError``, so a run never stays RUNNING.
+``log_training`` records a ``TrainingResult`` that was produced elsewhere.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import contextlib
 import json
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 from qspec import tags as tag
 from qspec.errors import QspecError, TrackingError
-from qspec.quantum.result import IterationRecord, ProgressCallback, TrainingResult
+from qspec.quantum.result import IterationRecord, TrainingResult
 from qspec.spec.load import Loaded
 from qspec.spec.models import Experiment
-from qspec.tracking.store import Tracking, connect, mlflow_errors
+from qspec.store import Tracking, connect, mlflow_errors
 
 if TYPE_CHECKING:
     from mlflow.entities import Metric
@@ -129,11 +131,12 @@ def result_params(result: TrainingResult) -> dict[str, str]:
     """``quantum.*`` params that only the trained circuit knows: size, depth, gate counts."""
     from qspec.tracking.artifacts import first_circuit
 
-    circuit = result.circuit
+    # The logical circuit is made of library blocks: measured on their gates, decomposed once.
+    logical = result.circuit.decompose(reps=3)
     params: dict[str, Any] = {
         "quantum.parameter_count": len(result.parameter_names),
-        "quantum.circuit_depth": circuit.decompose(reps=3).depth(),
-        "quantum.circuit_size": circuit.decompose(reps=3).size(),
+        "quantum.circuit_depth": logical.depth(),
+        "quantum.circuit_size": logical.size(),
     }
     if result.data is not None:
         params["quantum.data.fingerprint"] = result.data.fingerprint
@@ -147,7 +150,7 @@ def result_params(result: TrainingResult) -> dict[str, str]:
         for gate, count in sorted(transpiled.count_ops().items()):
             params[f"quantum.transpiled.gates.{gate}"] = count
     else:
-        for gate, count in sorted(circuit.decompose(reps=3).count_ops().items()):
+        for gate, count in sorted(logical.count_ops().items()):
             params[f"quantum.circuit.gates.{gate}"] = count
     return {k: str(v) for k, v in params.items()}
 
@@ -239,6 +242,8 @@ class RunRecorder:
     artifact_uri: str
     buffer: list[Metric] = field(default_factory=list)
     last_flush: float = field(default_factory=time.monotonic)
+    #: Every param logged so far; the logged model carries them too.
+    params: dict[str, str] = field(default_factory=dict)
 
     def record(self, record: IterationRecord) -> None:
         """The progress callback: O(1) and no I/O, except one batched request now and then."""
@@ -263,6 +268,7 @@ class RunRecorder:
 
         with mlflow_errors(f"cannot log the params of run {self.run_id}", self.tracking.uri):
             self.tracking.client.log_batch(self.run_id, params=[Param(k, v) for k, v in params.items()])
+        self.params.update(params)
 
     def log_metrics(self, metrics: dict[str, float], step: int = 0) -> None:
         from mlflow.entities import Metric
@@ -289,19 +295,21 @@ class RunRecorder:
             self.tracking.client.log_artifacts(self.run_id, str(directory))
 
     def log_result(self, result: TrainingResult) -> str:
-        """Everything after training: params, final metrics, artifacts, the model. Returns the model id."""
+        """Everything after training: the buffered iteration metrics, params, final metrics, artifacts,
+        the model. Returns the model id."""
         from qspec.tracking.artifacts import write_run_artifacts
         from qspec.tracking.model import log_model
 
-        params = {**spec_params(self.loaded), **result_params(result)}
-        self.log_params(result_params(result))
+        self.flush()  # the training curve first, whatever the composer did
+
+        self.log_params(result_params(result))  # the spec's own params were logged when the run opened
         # Final metrics at step 0: MLflow links a run's step-0 metrics to the model logged from it.
         self.log_metrics(final_metrics(result))
         with tempfile.TemporaryDirectory(prefix="qspec-run-") as scratch:
             write_run_artifacts(Path(scratch), self.loaded, result)
             self.log_artifacts(Path(scratch))
         model_id = log_model(self.tracking, self.run_id, self.loaded, result, experiment_id=self.experiment_id,
-                             params=params)
+                             params=self.params)
         self.set_tags({tag.MODEL_ID: model_id})
         return model_id
 
@@ -392,46 +400,5 @@ def log_training(
     with tracked_run(loaded, tracking=tracking, git_commit=git_commit, git_dirty=git_dirty, tags=tags) as recorder:
         for record in result.history:
             recorder.record(record)
-        recorder.flush()
-        recorder.log_result(result)
-    return recorder.run_id
-
-
-def train_and_log(
-    loaded: Loaded[Experiment],
-    *,
-    tracking_uri: str | None = None,
-    tracking: Tracking | None = None,
-    root: Path | None = None,
-    git_commit: str | None = None,
-    git_dirty: bool = False,
-    progress: ProgressCallback | None = None,
-    tags: dict[str, str] | None = None,
-    train: Callable[..., TrainingResult] | None = None,
-    read: Callable[[str], bytes] | None = None,
-) -> str:
-    """Train ``loaded`` on its backend inside a run and record everything; returns the run id.
-
-    ``root`` is the repository root (csv data sets are read relative to it, and the embedded
-    store lives under it); ``read`` replaces reading csv data from the work tree (a spec trained
-    at a git ref reads its data at that ref). ``progress`` also receives every iteration, e.g. for a progress bar.
-    ``train`` replaces the engine's ``qspec.quantum.train`` (tests inject failures with it).
-    """
-    from qspec.spec.source import find_root
-
-    if train is None:
-        from qspec.quantum import train as engine_train
-
-        train = engine_train
-    tracking = tracking or connect(tracking_uri, root=root)
-    with tracked_run(loaded, tracking=tracking, git_commit=git_commit, git_dirty=git_dirty, tags=tags) as recorder:
-
-        def on_iteration(record: IterationRecord) -> None:
-            recorder.record(record)
-            if progress is not None:
-                progress(record)
-
-        result = train(loaded.resource, root=root or find_root(Path.cwd()), read=read, progress=on_iteration)
-        recorder.flush()
         recorder.log_result(result)
     return recorder.run_id

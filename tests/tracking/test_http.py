@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.tracking.conftest import IRIS_TINY, free_port, write_spec
+from tests.tracking.conftest import IRIS_TINY, free_port, register, train_in_run, write_spec
 
 pytestmark = pytest.mark.slow
 
@@ -73,13 +73,16 @@ def start(args: list[str], log: Path, env: dict[str, str] | None = None) -> subp
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``mlflow server`` with a SQLite backend and proxied artifacts, both in a temporary directory."""
+    from qspec.registry.testing import sqlite_store
+
     base = tmp_path_factory.mktemp("mlflow-server")
+    store = sqlite_store(base)  # already migrated: the server starts on a copy of the template
     port = free_port()
     log = base / "server.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     process = start(mlflow_command(
         "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-        "--backend-store-uri", "sqlite:///" + (base / "mlflow.db").as_posix(),
+        "--backend-store-uri", store,
         "--serve-artifacts", "--artifacts-destination", (base / "artifacts").as_uri(),
     ), log, env)
     try:
@@ -95,14 +98,12 @@ def test_training_over_http_is_served_by_mlflow_models_serve(
     from mlflow import MlflowClient
 
     from qspec.quantum.data import load_dataset, split_dataset
-    from qspec.tracking.model import register_version
     from qspec.tracking.predict import predict_from_registry
-    from qspec.tracking.runs import train_and_log
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     root = tmp_path / "repo"
     loaded = write_spec(root, "iris-tiny", IRIS_TINY)
-    run_id = train_and_log(loaded, tracking_uri=server, root=root, git_commit="f" * 40)
+    run_id = train_in_run(loaded, tracking_uri=server, root=root, git_commit="f" * 40)
 
     client = MlflowClient(server)
     run = client.get_run(run_id)
@@ -112,7 +113,7 @@ def test_training_over_http_is_served_by_mlflow_models_serve(
     assert len(client.get_metric_history(run_id, "training.loss")) == 12
     assert {a.path for a in client.list_artifacts(run_id)} >= {"circuit", "parameters", "plots", "results", "spec"}
 
-    version = register_version(client, "iris-over-http", run_id, {})
+    version = register(client, "iris-over-http", run_id)
     client.set_registered_model_alias("iris-over-http", "production", version)
     assert client.get_model_version_by_alias("iris-over-http", "production").tags["qspec.spec_hash"] == loaded.hash
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from qspec.errors import QspecError, TrackingError
-from tests.tracking.conftest import H2_LONG, TrainedModel, sqlite_uri, write_spec
+from tests.tracking.conftest import TrainedModel, h2_experiment, register, train_in_run
 
 FRESH_PROCESS = """
 import json, sys
@@ -150,25 +150,22 @@ def test_predict_command_prints_csv_and_json(iris_model: TrainedModel, tmp_path:
     assert [r["label"] for r in records] == [int(line.split(",")[0]) for line in lines[1:]]
 
 
-def test_vqe_model_returns_optimal_parameters_and_energy(repo: Path) -> None:
+def test_vqe_model_returns_optimal_parameters_and_energy(repo: Path, store_uri: str) -> None:
     import mlflow.pyfunc
     from mlflow import MlflowClient
 
-    from qspec.tracking.model import register_version
-    from qspec.tracking.runs import train_and_log
-    from qspec.tracking.store import using_tracking_uri
+    from qspec.store import using_tracking_uri
 
-    loaded = write_spec(repo, "h2-20", H2_LONG.format(maxiter=20).replace("h2-long", "h2-20"))
-    uri = sqlite_uri(repo)
-    run_id = train_and_log(loaded, tracking_uri=uri, root=repo)
-    client = MlflowClient(uri)
-    version = register_version(client, "h2-ground-state", run_id, {})
+    loaded = h2_experiment(repo, 20)
+    run_id = train_in_run(loaded, tracking_uri=store_uri, root=repo)
+    client = MlflowClient(store_uri)
+    version = register(client, "h2-ground-state", run_id)
     tags = client.get_model_version("h2-ground-state", version).tags
     assert float(tags["quantum.final_fidelity"]) > 0
     local = Path(client.download_artifacts(run_id, "parameters/parameters.json"))
     trained = json.loads(local.read_text())["values"]
 
-    with using_tracking_uri(uri):
+    with using_tracking_uri(store_uri):
         model = mlflow.pyfunc.load_model(f"models:/h2-ground-state/{version}")
     import pandas as pd
 
@@ -198,7 +195,7 @@ def test_the_model_is_built_from_code_with_plain_artifacts(iris_model: TrainedMo
     import yaml
     from mlflow import MlflowClient
 
-    from qspec.tracking.store import using_tracking_uri
+    from qspec.store import using_tracking_uri
 
     client = MlflowClient(iris_model.uri)
     model_id = client.get_run(iris_model.run_id).data.tags["qspec.model_id"]

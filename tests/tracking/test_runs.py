@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from qspec.errors import BackendError, TrackingError
-from tests.tracking.conftest import H2_LONG, IRIS_TINY, TrainedModel, sqlite_uri, write_spec
+from tests.tracking.conftest import IRIS_TINY, TrainedModel, h2_experiment, train_in_run, write_spec
 
 
 def all_artifacts(client, run_id: str, path: str | None = None) -> set[str]:  # type: ignore[no-untyped-def]
@@ -145,23 +145,23 @@ class StoreCalls:
         return sum(self.counts.values())
 
 
-def test_a_200_iteration_training_makes_o1_batched_calls(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from qspec.tracking.runs import FLUSH_METRICS, train_and_log
+def test_a_200_iteration_training_makes_o1_batched_calls(repo: Path, store_uri: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from qspec.tracking.runs import FLUSH_METRICS
 
-    uri = sqlite_uri(repo)
     counts = {}
     for maxiter in (20, 200):
-        loaded = write_spec(repo, f"h2-{maxiter}", H2_LONG.format(maxiter=maxiter).replace("h2-long", f"h2-{maxiter}"))
+        loaded = h2_experiment(repo, maxiter)
         with monkeypatch.context() as patch:
             calls = StoreCalls(patch)
             seen: list[int] = []
-            run_id = train_and_log(loaded, tracking_uri=uri, root=repo,
+            run_id = train_in_run(loaded, tracking_uri=store_uri, root=repo,
                                    progress=lambda r, seen=seen: seen.append(r.iteration))
         assert seen == list(range(1, maxiter + 1))  # the caller's progress callback still sees every iteration
         counts[maxiter] = calls.counts
         from mlflow import MlflowClient
 
-        history = MlflowClient(uri).get_metric_history(run_id, "training.energy")
+        history = MlflowClient(store_uri).get_metric_history(run_id, "training.energy")
         assert len(history) == maxiter
 
     long, short = counts[200], counts[20]
@@ -177,16 +177,54 @@ def test_a_200_iteration_training_makes_o1_batched_calls(repo: Path, monkeypatch
     assert sum(long.values()) < 200 / 2
 
 
-def test_unwritable_artifact_store_fails_the_run_before_training(repo: Path) -> None:
+def test_a_run_uploads_its_spec_once_and_measures_its_circuit_once(repo: Path, store_uri: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlflow import MlflowClient
+    from qiskit import QuantumCircuit
+
+    from qspec.tracking import runs
+
+    uploads: list[set[str]] = []
+    upload = MlflowClient.log_artifacts
+
+    def counting_upload(self, run_id, local_dir, artifact_path=None):  # type: ignore[no-untyped-def]
+        uploads.append({p.relative_to(local_dir).as_posix() for p in Path(local_dir).rglob("*") if p.is_file()})
+        return upload(self, run_id, local_dir, artifact_path)
+
+    work: Counter[str] = Counter()
+    result_params, decompose = runs.result_params, QuantumCircuit.decompose
+
+    def counting_decompose(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        work["decompose"] += 1
+        return decompose(self, *args, **kwargs)
+
+    def counting_result_params(result):  # type: ignore[no-untyped-def]
+        work["result_params"] += 1
+        with monkeypatch.context() as inner:
+            inner.setattr(QuantumCircuit, "decompose", counting_decompose)
+            return result_params(result)
+
+    monkeypatch.setattr(MlflowClient, "log_artifacts", counting_upload)
+    monkeypatch.setattr(runs, "result_params", counting_result_params)
+    loaded = h2_experiment(repo, 20)
+    run_id = train_in_run(loaded, tracking_uri=store_uri, root=repo)
+
+    # The spec goes up once, when the run opens; the results' upload does not carry it again.
+    assert [files for files in uploads if "spec/normalized.json" in files] == [{"spec/normalized.json"}]
+    assert work == {"result_params": 1, "decompose": 1}
+    client = MlflowClient(store_uri)
+    run = client.get_run(run_id)
+    assert client.get_logged_model(run.data.tags["qspec.model_id"]).params == run.data.params
+
+
+def test_unwritable_artifact_store_fails_the_run_before_training(repo: Path, store_uri: str) -> None:
     from mlflow import MlflowClient
 
-    from qspec.tracking.runs import train_and_log
 
     loaded = write_spec(repo, "iris-tiny", IRIS_TINY)
-    uri = sqlite_uri(repo)
     blocker = repo / "not-a-directory"
     blocker.write_text("a file where the artifact directory should be")
-    client = MlflowClient(uri)
+    client = MlflowClient(store_uri)
     client.create_experiment("iris-tiny", artifact_location=(blocker / "artifacts").as_uri())
     trained: list[str] = []
 
@@ -195,7 +233,7 @@ def test_unwritable_artifact_store_fails_the_run_before_training(repo: Path) -> 
         raise AssertionError("training must not start when artifacts cannot be stored")
 
     with pytest.raises(TrackingError) as caught:
-        train_and_log(loaded, tracking_uri=uri, root=repo, train=train)
+        train_in_run(loaded, tracking_uri=store_uri, root=repo, train=train)
 
     message = str(caught.value)
     assert "cannot write the artifacts of run" in message
@@ -217,14 +255,13 @@ def test_unwritable_artifact_store_fails_the_run_before_training(repo: Path) -> 
         (KeyboardInterrupt(), KeyboardInterrupt, "KILLED"),
     ],
 )
-def test_an_engine_failure_ends_the_run_not_running(repo: Path, error: BaseException, expected: type,
+def test_an_engine_failure_ends_the_run_not_running(repo: Path, store_uri: str, error: BaseException, expected: type,
                                                     status: str) -> None:
     from mlflow import MlflowClient
 
-    from qspec.tracking.runs import ITERATION_PREFIX, train_and_log
+    from qspec.tracking.runs import ITERATION_PREFIX
 
     loaded = write_spec(repo, "iris-tiny", IRIS_TINY)
-    uri = sqlite_uri(repo)
 
     def train(experiment, *, root, read, progress):  # type: ignore[no-untyped-def]
         from qspec.quantum.result import IterationRecord
@@ -233,11 +270,11 @@ def test_an_engine_failure_ends_the_run_not_running(repo: Path, error: BaseExcep
         raise error
 
     with pytest.raises(expected) as caught:
-        train_and_log(loaded, tracking_uri=uri, root=repo, train=train)
+        train_in_run(loaded, tracking_uri=store_uri, root=repo, train=train)
     if expected is TrackingError:
         assert "optimizer diverged" in str(caught.value) and "marked FAILED" in str(caught.value)
 
-    client = MlflowClient(uri)
+    client = MlflowClient(store_uri)
     (run,) = client.search_runs([client.get_experiment_by_name("iris-tiny").experiment_id])
     assert run.info.status == status
     assert run.data.tags["qspec.error"]  # why it failed, readable in the UI
@@ -246,16 +283,16 @@ def test_an_engine_failure_ends_the_run_not_running(repo: Path, error: BaseExcep
     assert [(m.step, m.value) for m in history] == [(1, 0.7)]
 
 
-def test_log_training_records_a_result_made_elsewhere(repo: Path) -> None:
+def test_log_training_records_a_result_made_elsewhere(repo: Path, store_uri: str) -> None:
     from mlflow import MlflowClient
 
     from qspec.quantum import train
     from qspec.tracking.runs import log_training
 
-    loaded = write_spec(repo, "h2-20", H2_LONG.format(maxiter=20).replace("h2-long", "h2-20"))
+    loaded = h2_experiment(repo, 20)
     result = train(loaded.resource, root=repo)
-    run_id = log_training(loaded, result, tracking_uri=sqlite_uri(repo), git_commit="abc1234", git_dirty=True)
-    run = MlflowClient(sqlite_uri(repo)).get_run(run_id)
+    run_id = log_training(loaded, result, tracking_uri=store_uri, git_commit="abc1234", git_dirty=True)
+    run = MlflowClient(store_uri).get_run(run_id)
     assert run.info.status == "FINISHED"
     assert run.data.tags["qspec.git_dirty"] == "true"
     assert run.data.metrics["energy"] == pytest.approx(result.metrics["energy"])
@@ -268,20 +305,18 @@ def test_log_training_records_a_result_made_elsewhere(repo: Path) -> None:
     assert run.data.params["quantum.readout"] == "hamiltonian"
 
 
-def test_a_fake_device_run_records_its_noise_calibration_and_isa_circuit(repo: Path) -> None:
+def test_a_fake_device_run_records_its_noise_calibration_and_isa_circuit(repo: Path, store_uri: str) -> None:
     from mlflow import MlflowClient
 
     from qspec.tracking.predict import predict_from_registry
-    from qspec.tracking.runs import train_and_log
 
     text = (IRIS_TINY.replace("name: iris-tiny", "name: iris-manila")
             .replace("backend: {target: aer, shots: null, seed: 42}",
                      "backend: {target: 'fake:manila', shots: 256, seed: 3}")
             .replace("{name: adam, learning_rate: 0.3, maxiter: 12}", "{name: spsa, maxiter: 3}"))
     loaded = write_spec(repo, "iris-manila", text)
-    uri = sqlite_uri(repo)
-    run_id = train_and_log(loaded, tracking_uri=uri, root=repo)
-    client = MlflowClient(uri)
+    run_id = train_in_run(loaded, tracking_uri=store_uri, root=repo)
+    client = MlflowClient(store_uri)
     run = client.get_run(run_id)
     assert run.data.tags["quantum.provider"] == "ibm-fake"
     assert run.data.tags["quantum.device"] == "manila"
@@ -307,8 +342,8 @@ def test_a_fake_device_run_records_its_noise_calibration_and_isa_circuit(repo: P
     rows = pd.DataFrame([[5.0, 3.4, 1.5, 0.2], [6.0, 2.8, 4.5, 1.4]],
                         columns=["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"])
     model = f"models:/{run.data.tags['qspec.model_id']}"
-    sampled = predict_from_registry(model, rows, tracking_uri=uri)
-    again = predict_from_registry(model, rows, tracking_uri=uri, mode="shots")
-    exact = predict_from_registry(model, rows, tracking_uri=uri, mode="exact")
+    sampled = predict_from_registry(model, rows, tracking_uri=store_uri)
+    again = predict_from_registry(model, rows, tracking_uri=store_uri, mode="shots")
+    exact = predict_from_registry(model, rows, tracking_uri=store_uri, mode="exact")
     assert sampled.equals(again)
     assert (sampled["expectation"] - exact["expectation"]).abs().max() < 0.25
