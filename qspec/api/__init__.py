@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from qspec.plan.state import ActualState, DesiredState
     from qspec.plan.status import StatusReport
     from qspec.registry.mlflow import MlflowRegistry
-    from qspec.tracking.store import Tracking
+    from qspec.store import Tracking
 
 __all__ = ["ApplyOutcome", "GitState", "PlanResult", "StatusResult", "Workspace", "apply", "plan", "predict",
            "status", "validate"]

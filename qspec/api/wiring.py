@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from qspec.gitrepo import GitRepo, RefResolver
     from qspec.quantum.result import IterationRecord
     from qspec.registry.mlflow import MlflowRegistry
-    from qspec.tracking.store import Tracking
+    from qspec.store import Tracking
 
 #: progress(request, iteration): called for every optimizer iteration of a training (progress bars).
 Progress = Callable[["TrainRequest", "IterationRecord"], None]
@@ -136,8 +136,8 @@ def estimator(workspace: Workspace) -> Callable[[Experiment], Estimate]:
 def connect_registry(tracking_uri: str | None, root: Path) -> tuple[Tracking, MlflowRegistry]:
     """The tracking store and the registry adapter over it (new versions carry the run's metadata)."""
     from qspec.registry.mlflow import MlflowRegistry
+    from qspec.store import connect
     from qspec.tracking.model import version_tags
-    from qspec.tracking.store import connect
 
     tracking = connect(tracking_uri, root=root)
     return tracking, MlflowRegistry(tracking.client, version_metadata=version_tags)

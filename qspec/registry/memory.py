@@ -1,4 +1,4 @@
-"""``MemoryRegistry``: an in-memory registry implementing ``qspec.registry.base.Registry``.
+"""``MemoryRegistry``: an in-memory registry implementing ``qspec.apply.ports.Registry``.
 
 The fake that ships with the protocol (httpx's ``MockTransport``): tests of ``qspec.apply`` and
 ``qspec.api`` use it to run the reconciler in milliseconds, and seed it with ``add_run`` /

@@ -12,9 +12,8 @@ Tracking records what the engine produced (``qspec.quantum.result``) and predict
 engine's prediction functions; it does not train, and it does not register: ``qspec.api`` composes
 ``tracked_run`` with ``qspec.quantum.train``, and registers through ``qspec.registry.mlflow`` with
 ``version_tags`` as its version metadata. The MLflow connection (which store, the client) is
-``qspec.store``, shared with the registry adapter. Called by ``qspec.api`` and ``qspec.cli``
-(predict). Importing this package imports neither mlflow nor qiskit; the functions import them
-when they run.
+``qspec.store``, shared with the registry adapter. Called by ``qspec.api``. Importing this package
+imports neither mlflow nor qiskit; the functions import them when they run.
 """
 
 from __future__ import annotations
@@ -40,8 +39,6 @@ _HOMES = {
     "predict_from_registry": "qspec.tracking.predict",
     "tracked_run": "qspec.tracking.runs",
     "version_tags": "qspec.tracking.model",
-    # TEMPORARY: for qspec/apply/training.py until qspec.api composes the training (see legacy.py).
-    "train_and_log": "qspec.tracking.legacy",
 }
 
 

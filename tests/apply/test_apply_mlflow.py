@@ -16,7 +16,7 @@ from qspec.registry.testing import seed_run
 
 
 class MlflowFakeTrainer:
-    """Logs a finished run into the real store, as tracking.train_and_log will (without training)."""
+    """Logs a finished run into the real store, as the tracked trainer does (without training)."""
 
     def __init__(self, client: Any, tmp_path: Path) -> None:
         self.client = client

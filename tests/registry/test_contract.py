@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 
 from qspec import tags as tag
+from qspec.apply.ports import Registry
 from qspec.errors import TrackingError
 from qspec.plan.state import RunInfo
 from qspec.plan.testing import H1, H2, H3
-from qspec.registry import MemoryRegistry, Registry
+from qspec.registry import MemoryRegistry
 
 MANAGED = {tag.MANAGED: "true"}
 

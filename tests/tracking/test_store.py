@@ -3,7 +3,6 @@ MLflow's process-wide URIs; and the layering of the two MLflow adapters around i
 
 from __future__ import annotations
 
-import ast
 import os
 import subprocess
 import sys
@@ -117,32 +116,3 @@ def test_importing_tracking_and_the_predict_command_stays_light() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "[]"
-
-
-def imported_modules(package: Path) -> dict[str, set[str]]:
-    """Every module each file of ``package`` imports, at the top or inside a function."""
-    found: dict[str, set[str]] = {}
-    for path in sorted(package.rglob("*.py")):
-        names: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.Import):
-                names |= {alias.name for alias in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
-        found[path.relative_to(package.parent).as_posix()] = names
-    return found
-
-
-def test_the_mlflow_adapters_meet_only_in_qspec_store() -> None:
-    """The registry adapter and tracking share ``qspec.store``; neither imports the other, and
-    tracking logs what the engine produced without importing its training."""
-    qspec_dir = Path(__file__).resolve().parents[2] / "qspec"
-
-    def offenders(package: str, forbidden: tuple[str, ...]) -> dict[str, set[str]]:
-        return {file: bad for file, names in imported_modules(qspec_dir / package).items()
-                if (bad := {n for n in names if n.startswith(forbidden)})}
-
-    assert offenders("registry", ("qspec.tracking",)) == {}
-    # TEMPORARY exception: tracking/legacy.py, until qspec/apply/training.py no longer needs it.
-    assert offenders("tracking", ("qspec.registry", "qspec.quantum.train")) == {
-        "tracking/legacy.py": {"qspec.quantum.train"}}

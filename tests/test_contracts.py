@@ -1,0 +1,50 @@
+"""The layers of docs/architecture.md are checked by import-linter (the contracts in pyproject.toml),
+and the check can fail: a forbidden import added to a copy of the package breaks its contract."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+
+
+def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(root)}  # the copy's qspec wins over the installed one
+    return subprocess.run([str(LINT_IMPORTS), "--no-cache"], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_every_contract_is_kept() -> None:
+    done = lint_imports(REPO)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "BROKEN" not in done.stdout and "KEPT" in done.stdout
+
+
+def copy_of_package(tmp_path: Path) -> Path:
+    shutil.copytree(REPO / "qspec", tmp_path / "qspec", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
+    return tmp_path
+
+
+def test_a_lazy_mlflow_import_in_plan_breaks_its_contract(tmp_path: Path) -> None:
+    root = copy_of_package(tmp_path)
+    with (root / "qspec" / "plan" / "diff.py").open("a") as handle:
+        # Inside a function, where a fresh-interpreter sys.modules check would never see it.
+        handle.write("\n\ndef _sneaky() -> None:\n    import mlflow  # noqa: F401\n")
+    done = lint_imports(root)
+    assert done.returncode != 0
+    assert "BROKEN" in done.stdout and "qspec.plan.diff -> mlflow" in done.stdout, done.stdout
+
+
+def test_the_cli_reaching_an_adapter_breaks_its_contract(tmp_path: Path) -> None:
+    root = copy_of_package(tmp_path)
+    with (root / "qspec" / "cli" / "predict.py").open("a") as handle:
+        handle.write("\n\ndef _around_the_api() -> None:\n    from qspec.tracking import predict  # noqa: F401\n")
+    done = lint_imports(root)
+    assert done.returncode != 0
+    assert "qspec.cli.predict -> qspec.tracking" in done.stdout, done.stdout
