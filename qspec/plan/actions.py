@@ -2,8 +2,8 @@
 
 A plan is plain data (argoproj/gitops-engine, fluxcd ``ChangeSetEntry``): ``diff`` produces it,
 ``qspec.plan.render`` prints it, ``qspec.apply`` executes it. Every item names its ``subject``
-and says ``old`` -> ``new`` and why; the typed fields after those are what apply needs to act
-without parsing strings.
+and says ``old`` -> ``new`` and why (``reason`` for people, ``code`` for decisions); the typed
+fields after those are what apply needs to act without parsing strings.
 """
 
 from __future__ import annotations
@@ -12,8 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from qspec.plan.reasons import Reason
 from qspec.plan.state import Estimate
 from qspec.spec.models import Bound
+
+__all__ = ["BUCKETS", "Action", "Plan", "PlanItem", "Reason"]
 
 
 class Action(StrEnum):
@@ -78,7 +81,9 @@ class PlanItem:
     subject: str  # "iris-classifier@staging", "iris-classifier/v3", "iris-vqc#1a2b3c4d5e6f"
     old: str | None = None
     new: str | None = None
-    reason: str = ""
+    reason: str = ""  # for people; decisions read ``code``
+    # Required, so that every item diff makes says why in a form code can branch on.
+    code: Reason = field(kw_only=True)
     model: str | None = None
     alias: str | None = None
     experiment: str | None = None
@@ -101,6 +106,7 @@ class PlanItem:
             "old": self.old,
             "new": self.new,
             "reason": self.reason,
+            "code": self.code.value,
             "model": self.model,
             "alias": self.alias,
             "experiment": self.experiment,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qspec.errors import QspecError
+from qspec.plan.reasons import Reason
 from qspec.plan.state import Budget, Build, DesiredModel, DesiredState, Estimate, Stage
 from qspec.spec.load import Loaded, SpecSet
 from qspec.spec.models import Deployment, Experiment
@@ -83,9 +84,10 @@ def desired_state(specs: SpecSet, *, resolve_ref: RefResolver | None = None, est
                 source = stage.describe()
                 if alias in declared_by:
                     # Two Deployments cannot both own one alias; which one wins would depend on file order.
-                    stages[alias] = Stage(alias, source, gates=gates, error=(
-                        f"stage {alias!r} of Model {name!r} is declared by Deployments {declared_by[alias]!r} "
-                        f"and {deployment.name!r}; keep it in one"))
+                    stages[alias] = Stage(
+                        alias, source, gates=gates, error_code=Reason.STAGE_DECLARED_TWICE,
+                        error=f"stage {alias!r} of Model {name!r} is declared by Deployments "
+                              f"{declared_by[alias]!r} and {deployment.name!r}; keep it in one")
                     continue
                 declared_by[alias] = deployment.name
                 if stage.version is not None:
@@ -96,7 +98,7 @@ def desired_state(specs: SpecSet, *, resolve_ref: RefResolver | None = None, est
                     assert stage.ref is not None
                     resolved, error = _resolve(resolve_ref, stage.ref, name, model.spec.experiment)
                     if resolved is None:
-                        stages[alias] = Stage(alias, source, gates=gates, error=error)
+                        stages[alias] = Stage(alias, source, gates=gates, error=error, error_code=Reason.REF_UNRESOLVED)
                         continue
                     build = builds.get(resolved.spec_hash) or _build(
                         resolved.spec_hash, resolved.experiment, stage.ref, resolved.spec_path,

@@ -59,7 +59,7 @@ def render_text(plan: Plan) -> str:
         if plan.by_action(Action.TRAIN):
             lines.append(f"Estimated training: {describe_estimate(total)}.")
     lines.append(summary_line(plan))
-    if drift and not plan.prune and any(i.alias and "--prune" in i.reason for i in drift):
+    if drift and not plan.prune and any(i.alias and i.code.prunable for i in drift):
         lines.append("hint: aliases git does not declare are only reported; run apply --prune to delete them")
     return "\n".join(lines) + "\n"
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from qspec import tags as tag
+from qspec.plan.reasons import Reason
 from qspec.spec.models import Bound
 
 
@@ -87,6 +88,7 @@ class Stage:
     version: int | None = None  # version stages
     gates: Mapping[str, Bound] = field(default_factory=dict)
     error: str | None = None  # why the stage cannot be resolved (a ref that does not resolve)
+    error_code: Reason = Reason.REF_UNRESOLVED  # which kind of error ``error`` is, when there is one
 
 
 @dataclass(frozen=True)
