@@ -28,13 +28,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from qspec import tags as tag
-from qspec.plan.actions import Action, Plan, PlanItem, Reason
+from qspec.plan.actions import (
+    Action,
+    Cost,
+    NewVersion,
+    PendingVersion,
+    Plan,
+    PlanItem,
+    Reason,
+    Recorded,
+    TagValue,
+    TagValues,
+    Value,
+)
 from qspec.plan.state import (
     ActualState,
     Build,
     DesiredModel,
     DesiredState,
-    Estimate,
     RegisteredModelInfo,
     RunInfo,
     Stage,
@@ -128,7 +139,7 @@ def _diff_model(model: DesiredModel, registered: RegisteredModelInfo | None, act
         if dup in served or dup in pinned:
             continue
         out.append(PlanItem(
-            Action.DELETE_VERSION, f"{name}/v{dup}", old=f"v{dup}", model=name, version=dup, spec_hash=spec_hash,
+            Action.DELETE_VERSION, f"{name}/v{dup}", old=dup, model=name, version=dup, spec_hash=spec_hash,
             code=Reason.DUPLICATE_VERSION,
             reason=f"duplicate of v{kept} (same spec {short(spec_hash)}, left by two applies racing)",
         ))
@@ -144,7 +155,7 @@ def _plan_build(model: DesiredModel, build: Build, runs: list[RunInfo], training
         if passing:
             run = passing[0]
             out.append(PlanItem(
-                Action.REGISTER, name, new=f"version of {build.label} from run {run.run_id}", model=name,
+                Action.REGISTER, name, new=NewVersion(build.label, run.run_id), model=name,
                 experiment=build.experiment, spec_hash=spec_hash, run_id=run.run_id, checks=model.requirements,
                 tags=_version_tags(build), code=Reason.RUN_PASSED,
                 reason=f"run {run.run_id} of {build.label} met the requirements"
@@ -170,13 +181,13 @@ def _plan_build(model: DesiredModel, build: Build, runs: list[RunInfo], training
         training.add(spec_hash)
         code, why = _train_reason(build, runs)
         out.append(PlanItem(
-            Action.TRAIN, build.label, new=describe_estimate(build.estimate), model=name,
+            Action.TRAIN, build.label, new=Cost(build.estimate), model=name,
             experiment=build.experiment, spec_hash=spec_hash, rev=build.rev, spec_path=build.spec_path,
             git_commit=build.git_commit, estimate=build.estimate, code=code, reason=why,
         ))
     checks = model.requirements
     out.append(PlanItem(
-        Action.REGISTER, name, new=f"version of {build.label}", model=name, experiment=build.experiment,
+        Action.REGISTER, name, new=NewVersion(build.label), model=name, experiment=build.experiment,
         spec_hash=spec_hash, checks=checks, tags=_version_tags(build), pending=True, code=Reason.AFTER_TRAINING,
         reason="after training" + (f", if {describe_bounds(checks)}" if checks else ""),
     ))
@@ -211,33 +222,33 @@ def _plan_stage(model: DesiredModel, registered: RegisteredModelInfo, actual: Ac
     name, alias = model.name, stage.alias
     subject = f"{name}@{alias}"
     current = registered.aliases.get(alias)
-    old = None if current is None else f"v{current}"
 
     def item(action: Action, **fields: Any) -> PlanItem:
         return PlanItem(action, subject, model=name, alias=alias, spec_hash=stage.spec_hash, **fields)
 
     if stage.error is not None:
-        return [item(Action.BLOCKED, old=old, code=stage.error_code, reason=stage.error)]
+        return [item(Action.BLOCKED, old=current, code=stage.error_code, reason=stage.error)]
     if stage.version is not None:
         found = registered.version(stage.version)
         if found is None or not found.usable:
-            return [item(Action.BLOCKED, old=old, code=Reason.VERSION_MISSING,
+            return [item(Action.BLOCKED, old=current, code=Reason.VERSION_MISSING,
                          reason=f"{stage.source}: version {stage.version} of {name!r} does not exist in the registry")]
         target = _Target(version=stage.version)
-        what = f"v{stage.version}"
+        what: Value = stage.version
     else:
         assert stage.spec_hash is not None
         target = targets[stage.spec_hash]
         label = model.builds[stage.spec_hash].label
-        what = f"v{target.version}" if target.version is not None else f"the new version of {label}"
+        what = target.version if target.version is not None else PendingVersion(label)
         if target.blocked is not None:
-            return [item(Action.BLOCKED, old=old, code=Reason.BUILD_BLOCKED,
+            return [item(Action.BLOCKED, old=current, code=Reason.BUILD_BLOCKED,
                          reason=f"{stage.source}: no version of {label} to point at ({target.blocked})")]
 
     out: list[PlanItem] = []
     if target.version is not None and current == target.version:
         if record != str(current):
-            out.append(PlanItem(Action.UPDATE_TAGS, name, old=record, new=str(current), model=name, alias=alias,
+            out.append(PlanItem(Action.UPDATE_TAGS, name, old=None if record is None else TagValue(record),
+                                new=TagValue(str(current)), model=name, alias=alias,
                                 tags={tag.alias_record(alias): str(current)}, code=Reason.ALIAS_RECORD_MISSING,
                                 reason=f"record that qspec manages @{alias} (at v{current})"))
         return out
@@ -245,12 +256,12 @@ def _plan_stage(model: DesiredModel, registered: RegisteredModelInfo, actual: Ac
     healing = False
     if record is not None and current is not None and record != str(current):
         healing = True
-        out.append(PlanItem(Action.DRIFT, subject, old=f"v{record}", new=f"v{current}", model=name, alias=alias,
+        out.append(PlanItem(Action.DRIFT, subject, old=Recorded(record), new=current, model=name, alias=alias,
                             code=Reason.ALIAS_MOVED_BY_HAND,
                             reason=f"alias moved by hand (qspec set it to v{record}, git did not change)"))
     elif record is not None and current is None:
         healing = True
-        out.append(PlanItem(Action.DRIFT, subject, old=f"v{record}", new=None, model=name, alias=alias,
+        out.append(PlanItem(Action.DRIFT, subject, old=Recorded(record), new=None, model=name, alias=alias,
                             code=Reason.ALIAS_DELETED_BY_HAND,
                             reason=f"alias deleted by hand (qspec set it to v{record}, git did not change)"))
 
@@ -264,7 +275,7 @@ def _plan_stage(model: DesiredModel, registered: RegisteredModelInfo, actual: Ac
         unseen_run = metrics is None
         failures = [] if unseen_run else check_bounds(gates, metrics)
         if failures:
-            out.append(item(Action.BLOCKED, old=old, new=what, version=target.version, checks=gates,
+            out.append(item(Action.BLOCKED, old=current, new=what, version=target.version, checks=gates,
                             code=Reason.GATE_FAILED,
                             reason=f"gate failed for v{target.version}: " + "; ".join(failures)))
             return out
@@ -277,7 +288,7 @@ def _plan_stage(model: DesiredModel, registered: RegisteredModelInfo, actual: Ac
     elif gates:
         why += f"; gate passed ({describe_bounds(gates)})"
     action = Action.SET_ALIAS if current is None else Action.MOVE_ALIAS
-    out.append(item(action, old=old, new=what, version=target.version, checks=gates, pending=target.pending,
+    out.append(item(action, old=current, new=what, version=target.version, checks=gates, pending=target.pending,
                     code=Reason.HEAL_DRIFT if healing else Reason.ALIAS_DECLARED, reason=why))
     return out
 
@@ -285,10 +296,10 @@ def _plan_stage(model: DesiredModel, registered: RegisteredModelInfo, actual: Ac
 def _undeclared_alias(name: str, alias: str, version: int, prune: bool, code: Reason, why: str) -> PlanItem:
     subject = f"{name}@{alias}"
     if prune:
-        return PlanItem(Action.DELETE_ALIAS, subject, old=f"v{version}", model=name, alias=alias, version=version,
+        return PlanItem(Action.DELETE_ALIAS, subject, old=version, model=name, alias=alias, version=version,
                         code=code, reason=f"{why} (--prune)")
     # Nothing moved: the alias is simply there at v<version>, so drift shows where it is, not a change.
-    return PlanItem(Action.DRIFT, subject, new=f"v{version}", model=name, alias=alias, version=version,
+    return PlanItem(Action.DRIFT, subject, new=version, model=name, alias=alias, version=version,
                     code=code, reason=f"{why}; would be deleted with --prune")
 
 
@@ -305,21 +316,14 @@ def _version_tag_drift(registered: RegisteredModelInfo, actual: ActualState) -> 
         if not changed:
             continue
         subject = f"{registered.name}/v{version.version}"
-        old = ", ".join(f"{k}={version.tags.get(k)!r}" for k in sorted(changed))
-        new = ", ".join(f"{k}={v!r}" for k, v in sorted(changed.items()))
+        old = TagValues({k: version.tags.get(k) for k in changed})
+        new = TagValues(changed)
         out.append(PlanItem(Action.DRIFT, subject, old=old, new=new, model=registered.name, version=version.version,
                             run_id=run.run_id, code=Reason.MANAGED_TAGS_EDITED, reason="managed tags edited by hand"))
         out.append(PlanItem(Action.UPDATE_TAGS, subject, old=old, new=new, model=registered.name,
                             version=version.version, run_id=run.run_id, tags=changed, code=Reason.RESTORE_TAGS,
                             reason=f"restore the tags of run {run.run_id}"))
     return out
-
-
-def describe_estimate(estimate: Estimate | None) -> str:
-    if estimate is None:
-        return "cost unknown"
-    shots = "exact (no shots)" if estimate.shots is None else f"{estimate.shots:,} shots"
-    return f"{estimate.circuits:,} circuits, {shots}, ${estimate.cost_usd:,.2f}"
 
 
 def changed_models(now: DesiredState, base: DesiredState) -> set[str]:

@@ -42,6 +42,14 @@ class Estimate:
     assumptions: tuple[str, ...] = ()  # what the arithmetic had to assume
 
 
+def describe_estimate(estimate: Estimate | None) -> str:
+    """An estimate as plans show it: "1,200 circuits, 1,228,800 shots, $0.00"."""
+    if estimate is None:
+        return "cost unknown"
+    shots = "exact (no shots)" if estimate.shots is None else f"{estimate.shots:,} shots"
+    return f"{estimate.circuits:,} circuits, {shots}, ${estimate.cost_usd:,.2f}"
+
+
 @dataclass(frozen=True)
 class Budget:
     max_shots: int | None = None

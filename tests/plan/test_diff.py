@@ -8,6 +8,16 @@ import pytest
 
 from qspec import tags as tag
 from qspec.plan import Action, ActualState, Budget, DesiredState, Estimate, Reason, Stage, VersionInfo, diff
+from qspec.plan.actions import (
+    Cost,
+    NewVersion,
+    PendingVersion,
+    Recorded,
+    TagValue,
+    TagValues,
+    Value,
+    describe,
+)
 from qspec.plan.testing import (
     EST,
     H1,
@@ -252,7 +262,8 @@ def test_train_item_carries_what_apply_and_the_pr_comment_need() -> None:
     plan = diff(desired(model(requirements={"test_accuracy": bound(min=0.9)})), actual())
     train, register = plan.items[1], plan.items[2]
     assert train.estimate == EST and train.experiment == "exp" and train.spec_hash == H1
-    assert train.new == "1,200 circuits, 1,228,800 shots, $0.00"
+    assert train.new == Cost(EST) and describe(train.new) == "1,200 circuits, 1,228,800 shots, $0.00"
+    assert register.new == NewVersion(f"exp#{H1[:12]}")
     assert register.pending and register.checks == {"test_accuracy": bound(min=0.9)}
     assert register.tags["qspec.spec_hash"] == H1 and register.tags["qspec.managed"] == "true"
 
@@ -261,7 +272,38 @@ def test_alias_items_name_old_and_new() -> None:
     plan = diff(desired(model()), actual(registered(versions=[version(1, "r1"), version(2, "r2", H2)],
                                                     aliases={"staging": 2}), runs=[run("r1"), run("r2", H2)]))
     (item,) = plan.items
-    assert (item.old, item.new, item.version, item.alias) == ("v2", "v1", 1, "staging")
+    assert (item.old, item.new, item.version, item.alias) == (2, 1, 1, "staging")
+
+
+def test_old_and_new_are_values_that_describe_renders() -> None:
+    """What each kind of item holds in ``old`` and ``new``, and the text plans show for it."""
+    label = f"exp#{H1[:12]}"
+    moved = diff(desired(model()), actual(registered(versions=[version(1, "r1"), version(2, "r2", H2)],
+                                                     aliases={"staging": 2}, records={"staging": 1}),
+                                          runs=[run("r1"), run("r2", H2)])).items[0]
+    assert (moved.old, moved.new) == (Recorded("1"), 2)
+    edited = diff(desired(model()), actual(registered(versions=[version(1, "r1", **{tag.SPEC_HASH: "edited"})],
+                                                      aliases={"staging": 1}), runs=[run("r1")])).items
+    tags_were, tags_wanted = TagValues({tag.SPEC_HASH: "edited"}), TagValues({tag.SPEC_HASH: H1})
+    assert [(i.old, i.new) for i in edited] == [(tags_were, tags_wanted)] * 2  # the drift, and its repair
+    unrecorded = diff(desired(model()), actual(registered(versions=[version(1, "r1")], aliases={"staging": 1},
+                                                          records={}), runs=[run("r1")])).items[0]
+    assert (unrecorded.old, unrecorded.new) == (None, TagValue("1"))
+    registers = diff(desired(model()), actual(registered(), runs=[run("r1")])).items[0]
+    assert registers.new == NewVersion(label, "r1")
+    unpriced = diff(desired(model(builds=[build(estimate=None)])), actual()).items[1]
+    assert unpriced.new == Cost(None)
+    pending = diff(desired(model(head_hash=H2)), actual(registered(versions=[version(1, "r1")], aliases={"staging": 1}),
+                                                        runs=[run("r1")])).items[2]
+    assert (pending.old, pending.new) == (1, PendingVersion(f"exp#{H2[:12]}"))
+    texts: list[tuple[Value, str]] = [
+        (3, "v3"), (Recorded("7"), "v7"), (Recorded("x"), "vx"), (TagValue("2"), "2"),
+        (TagValues({"b": "2", "a": None}), "a=None, b='2'"), (NewVersion(label), f"version of {label}"),
+        (NewVersion(label, "r1"), f"version of {label} from run r1"),
+        (PendingVersion(label), f"the new version of {label}"),
+        (Cost(EST), "1,200 circuits, 1,228,800 shots, $0.00"), (Cost(None), "cost unknown"),
+    ]
+    assert [(value, describe(value)) for value, _ in texts] == texts
 
 
 def test_only_limits_the_plan_to_named_models() -> None:
