@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import assert_never
 
 from qspec import tags as tag
 from qspec.apply.faults import checkpoint
@@ -61,6 +62,11 @@ def apply(plan: Plan, registry: Registry, trainer: Trainer | None = None, *,
     return ApplyResult(tuple(outcomes), tuple(run.cleanups))
 
 
+def _not_attempted(item: PlanItem, why: str) -> Outcome:
+    """``item`` skipped because ``why``: an item it depends on failed or was blocked."""
+    return Outcome(item, Status.SKIPPED, f"not attempted: {why}", not_attempted=True)
+
+
 @dataclass
 class _Apply:
     registry: Registry
@@ -83,23 +89,31 @@ class _Apply:
             self.failed_versions[(item.model, item.spec_hash)] = why
 
     def item(self, item: PlanItem) -> Outcome:
-        handlers = {
-            Action.CREATE_MODEL: self.create_model,
-            Action.TRAIN: self.train,
-            Action.REGISTER: self.register,
-            Action.UPDATE_TAGS: self.update_tags,
-            Action.SET_ALIAS: self.point_alias,
-            Action.MOVE_ALIAS: self.point_alias,
-            Action.DELETE_ALIAS: self.delete_alias,
-            Action.DELETE_VERSION: self.delete_version,
-        }
-        if item.action is Action.BLOCKED:
-            return Outcome(item, Status.BLOCKED, item.reason)
-        if item.action is Action.DRIFT:
-            return Outcome(item, Status.REPORTED, item.reason)
-        if item.model in self.failed_models:
-            return Outcome(item, Status.SKIPPED, f"not attempted: {self.failed_models[item.model]}")
-        return handlers[item.action](item)
+        # A match with assert_never, not a table of handlers: mypy fails on an Action left unhandled.
+        action = item.action
+        match action:
+            case Action.BLOCKED:
+                return Outcome(item, Status.BLOCKED, item.reason)
+            case Action.DRIFT:
+                return Outcome(item, Status.REPORTED, item.reason)
+            case _ if item.model in self.failed_models:
+                return _not_attempted(item, self.failed_models[item.model])
+            case Action.CREATE_MODEL:
+                return self.create_model(item)
+            case Action.TRAIN:
+                return self.train(item)
+            case Action.REGISTER:
+                return self.register(item)
+            case Action.UPDATE_TAGS:
+                return self.update_tags(item)
+            case Action.SET_ALIAS | Action.MOVE_ALIAS:
+                return self.point_alias(item)
+            case Action.DELETE_ALIAS:
+                return self.delete_alias(item)
+            case Action.DELETE_VERSION:
+                return self.delete_version(item)
+            case _:
+                assert_never(action)
 
     # --- helpers --------------------------------------------------------------------------------
 
@@ -165,7 +179,7 @@ class _Apply:
                 return Outcome(item, Status.FAILED, f"run {item.run_id} no longer exists; plan again")
             return run
         if item.spec_hash in self.failed_hashes:
-            return Outcome(item, Status.SKIPPED, f"not attempted: {self.failed_hashes[item.spec_hash]}")
+            return _not_attempted(item, self.failed_hashes[item.spec_hash])
         if item.spec_hash in self.trained:
             return self.trained[item.spec_hash]
         finished = [r for r in self.registry.runs_for(item.spec_hash) if r.finished]
@@ -218,9 +232,9 @@ class _Apply:
         if key in self.versions:
             return self.versions[key]
         if key in self.failed_versions:
-            return Outcome(item, Status.SKIPPED, f"not attempted: {self.failed_versions[key]}")
+            return _not_attempted(item, self.failed_versions[key])
         if item.spec_hash in self.failed_hashes:
-            return Outcome(item, Status.SKIPPED, f"not attempted: {self.failed_hashes[item.spec_hash]}")
+            return _not_attempted(item, self.failed_hashes[item.spec_hash])
         existing = self._versions_with_hash(model, item.spec_hash)
         if existing:
             return existing[0].version

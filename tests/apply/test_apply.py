@@ -118,6 +118,18 @@ def test_a_failure_stops_only_what_depends_on_it() -> None:
     assert status[(Action.SET_ALIAS, "a@staging")] is Status.SKIPPED
     assert registry.models["b"].aliases == {"staging": 1}
     assert "RuntimeError: the simulator crashed" in result.failed[0].detail
+    assert [o.item.subject for o in result.outcomes if o.not_attempted] == ["a", "a@staging"]
+    assert "0 already in place, 2 not attempted" in render_result(result)
+
+
+def test_not_attempted_is_a_flag_on_the_outcome_not_a_wording() -> None:
+    registry = MemoryRegistry()
+    _, result = reconcile(desired(model("a")), registry, FakeTrainer(registry, fail={H1}))
+    reworded = ApplyResult(tuple(replace(o, detail="waits for the training") for o in result.outcomes))
+    assert "0 already in place, 2 not attempted" in render_result(reworded)
+    in_place = ApplyResult(tuple(replace(o, not_attempted=False) for o in result.outcomes))
+    assert "2 already in place, 0 not attempted" in render_result(in_place)
+    assert [o.as_dict()["not_attempted"] for o in result.outcomes] == [False, False, True, True]
 
 
 def test_a_run_left_running_by_a_crash_is_marked_failed_and_retrained() -> None:
