@@ -35,6 +35,7 @@ from qspec.plan.state import (
     VersionInfo,
     check_bounds,
     short,
+    versions_with_hash,
 )
 from qspec.registry.base import Registry
 
@@ -77,6 +78,7 @@ class _Apply:
     failed_hashes: dict[str, str] = field(default_factory=dict)  # training failed or blocked
     failed_versions: dict[tuple[str, str], str] = field(default_factory=dict)
     failed_models: dict[str, str] = field(default_factory=dict)
+    runs: dict[str, RunInfo | None] = field(default_factory=dict)  # run id -> the run, read once per apply
 
     def fail(self, item: PlanItem, why: str) -> None:
         """Record that dependents of ``item`` cannot proceed."""
@@ -127,9 +129,15 @@ class _Apply:
                                                  f"(no tag {tag.MANAGED}=true); left untouched")
         return model
 
+    def _run(self, run_id: str) -> RunInfo | None:
+        """A run as the registry has it, read at most once per apply (every version asks for its run)."""
+        if run_id not in self.runs:
+            self.runs[run_id] = self.registry.get_run(run_id)
+        return self.runs[run_id]
+
     def _versions_with_hash(self, model: RegisteredModelInfo, spec_hash: str) -> list[VersionInfo]:
-        return sorted((v for v in model.versions if v.usable and v.tags.get(tag.SPEC_HASH) == spec_hash),
-                      key=lambda v: v.version)
+        # The plan's rule (qspec.plan.state), so plan and apply agree on which version holds a spec.
+        return versions_with_hash(model, spec_hash, self._run)
 
     # --- handlers -------------------------------------------------------------------------------
 
@@ -257,7 +265,7 @@ class _Apply:
         if version is None:
             return Outcome(item, Status.FAILED, f"v{target} does not exist", version=target)
         if item.checks:
-            run = self.registry.get_run(version.run_id) if version.run_id else None
+            run = self._run(version.run_id) if version.run_id else None
             failures = check_bounds(item.checks, run.metrics if run is not None else None)
             if failures:
                 return Outcome(item, Status.BLOCKED, f"gate failed for v{target}: " + "; ".join(failures),

@@ -52,6 +52,7 @@ from qspec.plan.state import (
     check_bounds,
     describe_bounds,
     short,
+    versions_with_hash,
 )
 
 
@@ -108,7 +109,7 @@ def _diff_model(model: DesiredModel, registered: RegisteredModelInfo | None, act
     duplicates: list[tuple[int, int, str]] = []  # (duplicate, kept, hash)
     for spec_hash in sorted(model.builds, key=lambda h: (h != model.head_hash, h)):
         build = model.builds[spec_hash]
-        existing = actual.versions_with_hash(registered, spec_hash)
+        existing = versions_with_hash(registered, spec_hash, actual.runs_by_id.get)
         if existing:
             targets[spec_hash] = _Target(version=existing[0].version)
             # Only versions qspec made are cleaned up; one a person registered from the same run stays.
