@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from qspec.errors import QspecError
 from qspec.plan.reasons import Reason
@@ -32,21 +31,8 @@ class ResolvedSpec:
 
 #: (ref, model name, experiment name at HEAD) -> the Model's experiment at that ref, or None.
 RefResolver = Callable[[str, str, str], "ResolvedSpec | None"]
-Estimator = Callable[[Experiment], Any]
-
-
-def to_estimate(value: Any) -> Estimate | None:
-    """An ``Estimate`` from anything shaped like ``qspec.quantum.result.ResourceEstimate``."""
-    if value is None:
-        return None
-    if isinstance(value, Estimate):
-        return value
-    return Estimate(
-        circuits=int(value.circuits),
-        shots=None if value.shots is None else int(value.shots),
-        cost_usd=float(value.cost_usd),
-        qpu_seconds=float(getattr(value, "qpu_seconds", 0.0)),
-    )
+#: An experiment -> what training it costs (None: unknown). The engine returns an ``Estimate``.
+Estimator = Callable[[Experiment], Estimate | None]
 
 
 def desired_state(specs: SpecSet, *, resolve_ref: RefResolver | None = None, estimate: Estimator | None = None,
@@ -62,7 +48,7 @@ def desired_state(specs: SpecSet, *, resolve_ref: RefResolver | None = None, est
         if estimate is None:
             return None
         if spec_hash not in estimates:
-            estimates[spec_hash] = to_estimate(estimate(experiment))
+            estimates[spec_hash] = estimate(experiment)
         return estimates[spec_hash]
 
     deployments: dict[str, list[Loaded[Deployment]]] = {}

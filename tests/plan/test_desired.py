@@ -16,11 +16,8 @@ from qspec.spec.models import Experiment
 EXAMPLES = Path(__file__).resolve().parents[2] / "specs"
 
 
-def fake_estimate(experiment: Experiment) -> Any:
-    class Shape:  # shaped like qspec.quantum.result.ResourceEstimate, not an Estimate
-        circuits, shots, cost_usd, qpu_seconds = 100, 1000, 0.0, 0.0
-
-    return Shape()
+def fake_estimate(experiment: Experiment) -> Estimate:
+    return Estimate(100, 1000, 0.0, 0.0)
 
 
 def test_examples_become_one_model_each_with_head_builds() -> None:
