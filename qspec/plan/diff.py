@@ -23,9 +23,8 @@ Rules, per Model git declares (sorted by name, so a plan reads the same every ti
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from qspec import tags as tag
 from qspec.plan.actions import (
@@ -54,6 +53,7 @@ from qspec.plan.state import (
     short,
     versions_with_hash,
 )
+from qspec.spec.models import Bound
 
 
 @dataclass(frozen=True)
@@ -224,15 +224,19 @@ def _plan_stage(model: DesiredModel, registered: RegisteredModelInfo, actual: Ac
     subject = f"{name}@{alias}"
     current = registered.aliases.get(alias)
 
-    def item(action: Action, **fields: Any) -> PlanItem:
-        return PlanItem(action, subject, model=name, alias=alias, spec_hash=stage.spec_hash, **fields)
+    # Every item about the stage starts from where its alias is now (``old``); typed keywords, not
+    # **fields, so that mypy checks the values and the code each call passes.
+    def item(action: Action, *, code: Reason, reason: str, new: Value | None = None, version: int | None = None,
+             checks: Mapping[str, Bound] | None = None, pending: bool = False) -> PlanItem:
+        return PlanItem(action, subject, old=current, new=new, reason=reason, code=code, model=name, alias=alias,
+                        spec_hash=stage.spec_hash, version=version, checks=dict(checks or {}), pending=pending)
 
     if stage.error is not None:
-        return [item(Action.BLOCKED, old=current, code=stage.error_code, reason=stage.error)]
+        return [item(Action.BLOCKED, code=stage.error_code, reason=stage.error)]
     if stage.version is not None:
         found = registered.version(stage.version)
         if found is None or not found.usable:
-            return [item(Action.BLOCKED, old=current, code=Reason.VERSION_MISSING,
+            return [item(Action.BLOCKED, code=Reason.VERSION_MISSING,
                          reason=f"{stage.source}: version {stage.version} of {name!r} does not exist in the registry")]
         target = _Target(version=stage.version)
         what: Value = stage.version
@@ -242,7 +246,7 @@ def _plan_stage(model: DesiredModel, registered: RegisteredModelInfo, actual: Ac
         label = model.builds[stage.spec_hash].label
         what = target.version if target.version is not None else PendingVersion(label)
         if target.blocked is not None:
-            return [item(Action.BLOCKED, old=current, code=Reason.BUILD_BLOCKED,
+            return [item(Action.BLOCKED, code=Reason.BUILD_BLOCKED,
                          reason=f"{stage.source}: no version of {label} to point at ({target.blocked})")]
 
     out: list[PlanItem] = []
@@ -276,7 +280,7 @@ def _plan_stage(model: DesiredModel, registered: RegisteredModelInfo, actual: Ac
         unseen_run = metrics is None
         failures = [] if unseen_run else check_bounds(gates, metrics)
         if failures:
-            out.append(item(Action.BLOCKED, old=current, new=what, version=target.version, checks=gates,
+            out.append(item(Action.BLOCKED, new=what, version=target.version, checks=gates,
                             code=Reason.GATE_FAILED,
                             reason=f"gate failed for v{target.version}: " + "; ".join(failures)))
             return out
@@ -289,7 +293,7 @@ def _plan_stage(model: DesiredModel, registered: RegisteredModelInfo, actual: Ac
     elif gates:
         why += f"; gate passed ({describe_bounds(gates)})"
     action = Action.SET_ALIAS if current is None else Action.MOVE_ALIAS
-    out.append(item(action, old=current, new=what, version=target.version, checks=gates, pending=target.pending,
+    out.append(item(action, new=what, version=target.version, checks=gates, pending=target.pending,
                     code=Reason.HEAL_DRIFT if healing else Reason.ALIAS_DECLARED, reason=why))
     return out
 
