@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import assert_never
 
 from qspec import tags as tag
 from qspec.apply.faults import checkpoint
@@ -34,6 +35,7 @@ from qspec.plan.state import (
     VersionInfo,
     check_bounds,
     short,
+    versions_with_hash,
 )
 
 Report = Callable[[Outcome], None]
@@ -60,6 +62,11 @@ def apply(plan: Plan, registry: Registry, trainer: Trainer | None = None, *,
     return ApplyResult(tuple(outcomes), tuple(run.cleanups))
 
 
+def _not_attempted(item: PlanItem, why: str) -> Outcome:
+    """``item`` skipped because ``why``: an item it depends on failed or was blocked."""
+    return Outcome(item, Status.SKIPPED, f"not attempted: {why}", not_attempted=True)
+
+
 @dataclass
 class _Apply:
     registry: Registry
@@ -70,6 +77,7 @@ class _Apply:
     failed_hashes: dict[str, str] = field(default_factory=dict)  # training failed or blocked
     failed_versions: dict[tuple[str, str], str] = field(default_factory=dict)
     failed_models: dict[str, str] = field(default_factory=dict)
+    runs: dict[str, RunInfo | None] = field(default_factory=dict)  # run id -> the run, read once per apply
 
     def fail(self, item: PlanItem, why: str) -> None:
         """Record that dependents of ``item`` cannot proceed."""
@@ -82,23 +90,31 @@ class _Apply:
             self.failed_versions[(item.model, item.spec_hash)] = why
 
     def item(self, item: PlanItem) -> Outcome:
-        handlers = {
-            Action.CREATE_MODEL: self.create_model,
-            Action.TRAIN: self.train,
-            Action.REGISTER: self.register,
-            Action.UPDATE_TAGS: self.update_tags,
-            Action.SET_ALIAS: self.point_alias,
-            Action.MOVE_ALIAS: self.point_alias,
-            Action.DELETE_ALIAS: self.delete_alias,
-            Action.DELETE_VERSION: self.delete_version,
-        }
-        if item.action is Action.BLOCKED:
-            return Outcome(item, Status.BLOCKED, item.reason)
-        if item.action is Action.DRIFT:
-            return Outcome(item, Status.REPORTED, item.reason)
-        if item.model in self.failed_models:
-            return Outcome(item, Status.SKIPPED, f"not attempted: {self.failed_models[item.model]}")
-        return handlers[item.action](item)
+        # A match with assert_never, not a table of handlers: mypy fails on an Action left unhandled.
+        action = item.action
+        match action:
+            case Action.BLOCKED:
+                return Outcome(item, Status.BLOCKED, item.reason)
+            case Action.DRIFT:
+                return Outcome(item, Status.REPORTED, item.reason)
+            case _ if item.model in self.failed_models:
+                return _not_attempted(item, self.failed_models[item.model])
+            case Action.CREATE_MODEL:
+                return self.create_model(item)
+            case Action.TRAIN:
+                return self.train(item)
+            case Action.REGISTER:
+                return self.register(item)
+            case Action.UPDATE_TAGS:
+                return self.update_tags(item)
+            case Action.SET_ALIAS | Action.MOVE_ALIAS:
+                return self.point_alias(item)
+            case Action.DELETE_ALIAS:
+                return self.delete_alias(item)
+            case Action.DELETE_VERSION:
+                return self.delete_version(item)
+            case _:
+                assert_never(action)
 
     # --- helpers --------------------------------------------------------------------------------
 
@@ -112,9 +128,15 @@ class _Apply:
                                                  f"(no tag {tag.MANAGED}=true); left untouched")
         return model
 
+    def _run(self, run_id: str) -> RunInfo | None:
+        """A run as the registry has it, read at most once per apply (every version asks for its run)."""
+        if run_id not in self.runs:
+            self.runs[run_id] = self.registry.get_run(run_id)
+        return self.runs[run_id]
+
     def _versions_with_hash(self, model: RegisteredModelInfo, spec_hash: str) -> list[VersionInfo]:
-        return sorted((v for v in model.versions if v.usable and v.tags.get(tag.SPEC_HASH) == spec_hash),
-                      key=lambda v: v.version)
+        # The plan's rule (qspec.plan.state), so plan and apply agree on which version holds a spec.
+        return versions_with_hash(model, spec_hash, self._run)
 
     # --- handlers -------------------------------------------------------------------------------
 
@@ -164,7 +186,7 @@ class _Apply:
                 return Outcome(item, Status.FAILED, f"run {item.run_id} no longer exists; plan again")
             return run
         if item.spec_hash in self.failed_hashes:
-            return Outcome(item, Status.SKIPPED, f"not attempted: {self.failed_hashes[item.spec_hash]}")
+            return _not_attempted(item, self.failed_hashes[item.spec_hash])
         if item.spec_hash in self.trained:
             return self.trained[item.spec_hash]
         finished = [r for r in self.registry.runs_for(item.spec_hash) if r.finished]
@@ -217,9 +239,9 @@ class _Apply:
         if key in self.versions:
             return self.versions[key]
         if key in self.failed_versions:
-            return Outcome(item, Status.SKIPPED, f"not attempted: {self.failed_versions[key]}")
+            return _not_attempted(item, self.failed_versions[key])
         if item.spec_hash in self.failed_hashes:
-            return Outcome(item, Status.SKIPPED, f"not attempted: {self.failed_hashes[item.spec_hash]}")
+            return _not_attempted(item, self.failed_hashes[item.spec_hash])
         existing = self._versions_with_hash(model, item.spec_hash)
         if existing:
             return existing[0].version
@@ -242,7 +264,7 @@ class _Apply:
         if version is None:
             return Outcome(item, Status.FAILED, f"v{target} does not exist", version=target)
         if item.checks:
-            run = self.registry.get_run(version.run_id) if version.run_id else None
+            run = self._run(version.run_id) if version.run_id else None
             failures = check_bounds(item.checks, run.metrics if run is not None else None)
             if failures:
                 return Outcome(item, Status.BLOCKED, f"gate failed for v{target}: " + "; ".join(failures),

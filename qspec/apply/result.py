@@ -28,12 +28,15 @@ class Outcome:
     detail: str = ""
     version: int | None = None
     run_id: str | None = None
+    # SKIPPED because an item it depends on failed or was blocked: not tried, unlike a skip for
+    # something already in place. Set by the executor, counted by render_result.
+    not_attempted: bool = False
     # The exception behind a FAILED outcome; a non-QspecError is a bug the CLI shows with --debug.
     error: BaseException | None = field(default=None, compare=False, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {"item": self.item.as_dict(), "status": self.status.value, "detail": self.detail,
-                "version": self.version, "run_id": self.run_id}
+                "version": self.version, "run_id": self.run_id, "not_attempted": self.not_attempted}
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,7 @@ def render_result(result: ApplyResult) -> str:
         lines.append(line + (f": {o.detail}" if o.detail else ""))
     lines += [f"  cleaned up: {c}" for c in result.cleanups]
     # Dependents of a failed or blocked item are skipped without being attempted: not "in place".
-    not_attempted = sum(1 for o in result.skipped if o.detail.startswith("not attempted"))
+    not_attempted = sum(1 for o in result.skipped if o.not_attempted)
     lines.append(
         f"Apply {'complete' if result.ok else 'finished with errors'}: {len(result.done)} done, "
         f"{len(result.skipped) - not_attempted} already in place, {not_attempted} not attempted, "

@@ -7,7 +7,7 @@ executes a ``Plan``.
 
 from __future__ import annotations
 
-from qspec.plan.actions import Action, Plan, PlanItem
+from qspec.plan.actions import Action, Plan, PlanItem, Reason
 from qspec.plan.desired import ResolvedSpec, desired_state
 from qspec.plan.diff import changed_models, diff
 from qspec.plan.render import render, render_json, render_markdown, render_text
@@ -35,6 +35,7 @@ __all__ = [
     "Estimate",
     "Plan",
     "PlanItem",
+    "Reason",
     "RegisteredModelInfo",
     "ResolvedSpec",
     "RunInfo",

@@ -2,8 +2,8 @@
 
 A plan is plain data (argoproj/gitops-engine, fluxcd ``ChangeSetEntry``): ``diff`` produces it,
 ``qspec.plan.render`` prints it, ``qspec.apply`` executes it. Every item names its ``subject``
-and says ``old`` -> ``new`` and why; the typed fields after those are what apply needs to act
-without parsing strings.
+and says ``old`` -> ``new`` and why (``reason`` for people, ``code`` for decisions); the typed
+fields after those are what apply needs to act without parsing strings.
 """
 
 from __future__ import annotations
@@ -11,9 +11,27 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TypeAlias, assert_never
 
-from qspec.plan.state import Estimate
+from qspec.plan.reasons import Reason
+from qspec.plan.state import Estimate, describe_estimate
 from qspec.spec.models import Bound
+
+__all__ = [
+    "BUCKETS",
+    "Action",
+    "Cost",
+    "NewVersion",
+    "PendingVersion",
+    "Plan",
+    "PlanItem",
+    "Reason",
+    "Recorded",
+    "TagValue",
+    "TagValues",
+    "Value",
+    "describe",
+]
 
 
 class Action(StrEnum):
@@ -70,15 +88,91 @@ _BUCKETS = {
 }
 
 
+# --- what ``old`` and ``new`` hold ---------------------------------------------------------------
+# Values, not text: what was and what will be, in a form code can read. ``describe`` is the one
+# place that turns them into the text plans show (and JSON's ``old``/``new``).
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The version a ``qspec.alias.<alias>`` record names, as the tag says it: kept as text, since
+    a person may have edited the tag to anything (shown "v<value>")."""
+
+    value: str
+
+
+@dataclass(frozen=True)
+class TagValue:
+    """The value of the one tag an item sets, as stored (the alias record of an update-tags)."""
+
+    value: str
+
+
+@dataclass(frozen=True)
+class TagValues:
+    """A version's tags, by key; None for a tag the version lacks (shown "k='v', ...", sorted)."""
+
+    values: Mapping[str, str | None]
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    """The version a REGISTER makes of a build, and the run it registers when that is known."""
+
+    label: str  # the build's label, "iris-vqc#1a2b3c4d5e6f"
+    run_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PendingVersion:
+    """Where an alias goes once this plan has registered the version of a build it trains."""
+
+    label: str
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What a TRAIN costs: the build's estimate, None when it could not be estimated."""
+
+    estimate: Estimate | None
+
+
+#: ``int`` is a version number ("v3").
+Value: TypeAlias = int | Recorded | TagValue | TagValues | NewVersion | PendingVersion | Cost
+
+
+def describe(value: Value) -> str:
+    """The text a plan shows for ``value``."""
+    match value:
+        case int():
+            return f"v{value}"
+        case Recorded(value=text):
+            return f"v{text}"
+        case TagValue(value=text):
+            return text
+        case TagValues(values=tags):
+            return ", ".join(f"{k}={v!r}" for k, v in sorted(tags.items()))
+        case NewVersion(label=label, run_id=run_id):
+            return f"version of {label}" + (f" from run {run_id}" if run_id is not None else "")
+        case PendingVersion(label=label):
+            return f"the new version of {label}"
+        case Cost(estimate=estimate):
+            return describe_estimate(estimate)
+        case _:
+            assert_never(value)
+
+
 @dataclass(frozen=True)
 class PlanItem:
     """One thing apply will do (or, for blocked and drift, report)."""
 
     action: Action
     subject: str  # "iris-classifier@staging", "iris-classifier/v3", "iris-vqc#1a2b3c4d5e6f"
-    old: str | None = None
-    new: str | None = None
-    reason: str = ""
+    old: Value | None = None  # what is there now (None: nothing)
+    new: Value | None = None  # what apply makes of it (None: nothing, or nothing to say)
+    reason: str = ""  # for people; decisions read ``code``
+    # Required, so that every item diff makes says why in a form code can branch on.
+    code: Reason = field(kw_only=True)
     model: str | None = None
     alias: str | None = None
     experiment: str | None = None
@@ -98,9 +192,10 @@ class PlanItem:
         return {
             "action": self.action.value,
             "subject": self.subject,
-            "old": self.old,
-            "new": self.new,
+            "old": None if self.old is None else describe(self.old),
+            "new": None if self.new is None else describe(self.new),
             "reason": self.reason,
+            "code": self.code.value,
             "model": self.model,
             "alias": self.alias,
             "experiment": self.experiment,

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from qspec.errors import QspecError
+from qspec.plan.reasons import Reason
 from qspec.plan.state import Budget, Build, DesiredModel, DesiredState, Estimate, Stage
 from qspec.spec.load import Loaded, SpecSet
 from qspec.spec.models import Deployment, Experiment
@@ -31,21 +31,8 @@ class ResolvedSpec:
 
 #: (ref, model name, experiment name at HEAD) -> the Model's experiment at that ref, or None.
 RefResolver = Callable[[str, str, str], "ResolvedSpec | None"]
-Estimator = Callable[[Experiment], Any]
-
-
-def to_estimate(value: Any) -> Estimate | None:
-    """An ``Estimate`` from anything shaped like ``qspec.quantum.result.ResourceEstimate``."""
-    if value is None:
-        return None
-    if isinstance(value, Estimate):
-        return value
-    return Estimate(
-        circuits=int(value.circuits),
-        shots=None if value.shots is None else int(value.shots),
-        cost_usd=float(value.cost_usd),
-        qpu_seconds=float(getattr(value, "qpu_seconds", 0.0)),
-    )
+#: An experiment -> what training it costs (None: unknown). The engine returns an ``Estimate``.
+Estimator = Callable[[Experiment], Estimate | None]
 
 
 def desired_state(specs: SpecSet, *, resolve_ref: RefResolver | None = None, estimate: Estimator | None = None,
@@ -61,7 +48,7 @@ def desired_state(specs: SpecSet, *, resolve_ref: RefResolver | None = None, est
         if estimate is None:
             return None
         if spec_hash not in estimates:
-            estimates[spec_hash] = to_estimate(estimate(experiment))
+            estimates[spec_hash] = estimate(experiment)
         return estimates[spec_hash]
 
     deployments: dict[str, list[Loaded[Deployment]]] = {}
@@ -83,9 +70,10 @@ def desired_state(specs: SpecSet, *, resolve_ref: RefResolver | None = None, est
                 source = stage.describe()
                 if alias in declared_by:
                     # Two Deployments cannot both own one alias; which one wins would depend on file order.
-                    stages[alias] = Stage(alias, source, gates=gates, error=(
-                        f"stage {alias!r} of Model {name!r} is declared by Deployments {declared_by[alias]!r} "
-                        f"and {deployment.name!r}; keep it in one"))
+                    stages[alias] = Stage(
+                        alias, source, gates=gates, error_code=Reason.STAGE_DECLARED_TWICE,
+                        error=f"stage {alias!r} of Model {name!r} is declared by Deployments "
+                              f"{declared_by[alias]!r} and {deployment.name!r}; keep it in one")
                     continue
                 declared_by[alias] = deployment.name
                 if stage.version is not None:
@@ -96,7 +84,7 @@ def desired_state(specs: SpecSet, *, resolve_ref: RefResolver | None = None, est
                     assert stage.ref is not None
                     resolved, error = _resolve(resolve_ref, stage.ref, name, model.spec.experiment)
                     if resolved is None:
-                        stages[alias] = Stage(alias, source, gates=gates, error=error)
+                        stages[alias] = Stage(alias, source, gates=gates, error=error, error_code=Reason.REF_UNRESOLVED)
                         continue
                     build = builds.get(resolved.spec_hash) or _build(
                         resolved.spec_hash, resolved.experiment, stage.ref, resolved.spec_path,

@@ -23,25 +23,37 @@ Rules, per Model git declares (sorted by name, so a plan reads the same every ti
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from qspec import tags as tag
-from qspec.plan.actions import Action, Plan, PlanItem
+from qspec.plan.actions import (
+    Action,
+    Cost,
+    NewVersion,
+    PendingVersion,
+    Plan,
+    PlanItem,
+    Reason,
+    Recorded,
+    TagValue,
+    TagValues,
+    Value,
+)
 from qspec.plan.state import (
     ActualState,
     Build,
     DesiredModel,
     DesiredState,
-    Estimate,
     RegisteredModelInfo,
     RunInfo,
     Stage,
     check_bounds,
     describe_bounds,
     short,
+    versions_with_hash,
 )
+from qspec.spec.models import Bound
 
 
 @dataclass(frozen=True)
@@ -73,7 +85,8 @@ def diff(desired: DesiredState, actual: ActualState, *, prune: bool = False,
         # A managed model git no longer declares keeps its versions (history); only its aliases
         # still serve, so only they are reported or pruned. Once they are gone it is in sync.
         for alias, version in sorted(model.aliases.items()):
-            items.append(_undeclared_alias(name, alias, version, prune, "its Model is no longer declared in git"))
+            items.append(_undeclared_alias(name, alias, version, prune, Reason.MODEL_UNDECLARED,
+                                           "its Model is no longer declared in git"))
     return Plan(tuple(items), prune=prune)
 
 
@@ -82,21 +95,21 @@ def _diff_model(model: DesiredModel, registered: RegisteredModelInfo | None, act
     name = model.name
     if registered is not None and not registered.managed:
         return [PlanItem(
-            Action.BLOCKED, name, model=name,
+            Action.BLOCKED, name, model=name, code=Reason.MODEL_UNMANAGED,
             reason=f"a registered model {name!r} exists that qspec does not manage (no tag {tag.MANAGED}=true); "
                    f"qspec never changes it: rename the Model, or tag the registered model to adopt it",
         )]
     out: list[PlanItem] = []
     if registered is None:
         out.append(PlanItem(Action.CREATE_MODEL, name, model=name, tags={tag.MANAGED: "true"},
-                            reason=f"git declares Model {name!r}"))
+                            code=Reason.MODEL_MISSING, reason=f"git declares Model {name!r}"))
         registered = RegisteredModelInfo(name)
 
     targets: dict[str, _Target] = {}
     duplicates: list[tuple[int, int, str]] = []  # (duplicate, kept, hash)
     for spec_hash in sorted(model.builds, key=lambda h: (h != model.head_hash, h)):
         build = model.builds[spec_hash]
-        existing = actual.versions_with_hash(registered, spec_hash)
+        existing = versions_with_hash(registered, spec_hash, actual.runs_by_id.get)
         if existing:
             targets[spec_hash] = _Target(version=existing[0].version)
             # Only versions qspec made are cleaned up; one a person registered from the same run stays.
@@ -115,7 +128,8 @@ def _diff_model(model: DesiredModel, registered: RegisteredModelInfo | None, act
             moving.add(alias)
     for alias, version in sorted(registered.aliases.items()):
         if alias not in model.stages:
-            out.append(_undeclared_alias(name, alias, version, prune, "git does not declare this stage"))
+            out.append(_undeclared_alias(name, alias, version, prune, Reason.UNDECLARED_ALIAS,
+                                         "git does not declare this stage"))
             if prune:
                 moving.add(alias)
 
@@ -126,7 +140,8 @@ def _diff_model(model: DesiredModel, registered: RegisteredModelInfo | None, act
         if dup in served or dup in pinned:
             continue
         out.append(PlanItem(
-            Action.DELETE_VERSION, f"{name}/v{dup}", old=f"v{dup}", model=name, version=dup, spec_hash=spec_hash,
+            Action.DELETE_VERSION, f"{name}/v{dup}", old=dup, model=name, version=dup, spec_hash=spec_hash,
+            code=Reason.DUPLICATE_VERSION,
             reason=f"duplicate of v{kept} (same spec {short(spec_hash)}, left by two applies racing)",
         ))
     return out
@@ -141,9 +156,9 @@ def _plan_build(model: DesiredModel, build: Build, runs: list[RunInfo], training
         if passing:
             run = passing[0]
             out.append(PlanItem(
-                Action.REGISTER, name, new=f"version of {build.label} from run {run.run_id}", model=name,
+                Action.REGISTER, name, new=NewVersion(build.label, run.run_id), model=name,
                 experiment=build.experiment, spec_hash=spec_hash, run_id=run.run_id, checks=model.requirements,
-                tags=_version_tags(build),
+                tags=_version_tags(build), code=Reason.RUN_PASSED,
                 reason=f"run {run.run_id} of {build.label} met the requirements"
                        + (f" ({describe_bounds(model.requirements)})" if model.requirements else ""),
             ))
@@ -152,41 +167,46 @@ def _plan_build(model: DesiredModel, build: Build, runs: list[RunInfo], training
         failures = "; ".join(check_bounds(model.requirements, run.metrics))
         why = f"requirement not met by run {run.run_id}: {failures}"
         out.append(PlanItem(Action.BLOCKED, f"{name}: {build.label}", model=name, experiment=build.experiment,
-                            spec_hash=spec_hash, run_id=run.run_id, reason=why + " (change the spec to retrain)"))
+                            spec_hash=spec_hash, run_id=run.run_id, code=Reason.REQUIREMENT_NOT_MET,
+                            reason=why + " (change the spec to retrain)"))
         return _Target(blocked="requirement not met")
 
     over = build.budget.exceeded_by(build.estimate)
     if over is not None:
         out.append(PlanItem(Action.BLOCKED, build.label, model=name, experiment=build.experiment,
-                            spec_hash=spec_hash, estimate=build.estimate, rev=build.rev, reason=over))
+                            spec_hash=spec_hash, estimate=build.estimate, rev=build.rev, code=Reason.BUDGET_EXCEEDED,
+                            reason=over))
         return _Target(blocked="budget exceeded")
 
     if spec_hash not in training:
         training.add(spec_hash)
+        code, why = _train_reason(build, runs)
         out.append(PlanItem(
-            Action.TRAIN, build.label, new=describe_estimate(build.estimate), model=name,
+            Action.TRAIN, build.label, new=Cost(build.estimate), model=name,
             experiment=build.experiment, spec_hash=spec_hash, rev=build.rev, spec_path=build.spec_path,
-            git_commit=build.git_commit, estimate=build.estimate, reason=_train_reason(build, runs),
+            git_commit=build.git_commit, estimate=build.estimate, code=code, reason=why,
         ))
     checks = model.requirements
     out.append(PlanItem(
-        Action.REGISTER, name, new=f"version of {build.label}", model=name, experiment=build.experiment,
-        spec_hash=spec_hash, checks=checks, tags=_version_tags(build), pending=True,
+        Action.REGISTER, name, new=NewVersion(build.label), model=name, experiment=build.experiment,
+        spec_hash=spec_hash, checks=checks, tags=_version_tags(build), pending=True, code=Reason.AFTER_TRAINING,
         reason="after training" + (f", if {describe_bounds(checks)}" if checks else ""),
     ))
     return _Target(pending=True)
 
 
-def _train_reason(build: Build, runs: list[RunInfo]) -> str:
+def _train_reason(build: Build, runs: list[RunInfo]) -> tuple[Reason, str]:
     where = f" at {build.rev}" if build.rev else ""
-    running = [r.run_id for r in runs if r.status == "RUNNING"]
-    failed = [r.run_id for r in runs if r.status in ("FAILED", "KILLED")]
+    running = [r.run_id for r in runs if r.status == tag.RUN_RUNNING]
+    failed = [r.run_id for r in runs if r.status in (tag.RUN_FAILED, tag.RUN_KILLED)]
     if running:
-        return (f"no finished run of spec {short(build.spec_hash)}{where}; run {', '.join(running)} is still RUNNING "
-                f"with no apply holding it (presumed dead), it will be marked FAILED")
+        return Reason.DEAD_RUN, (
+            f"no finished run of spec {short(build.spec_hash)}{where}; run {', '.join(running)} is still RUNNING "
+            f"with no apply holding it (presumed dead), it will be marked FAILED")
     if failed:
-        return f"no finished run of spec {short(build.spec_hash)}{where}; the last run ({failed[-1]}) failed"
-    return f"no run of spec {short(build.spec_hash)}{where} yet"
+        return Reason.LAST_RUN_FAILED, (
+            f"no finished run of spec {short(build.spec_hash)}{where}; the last run ({failed[-1]}) failed")
+    return Reason.NO_RUN, f"no run of spec {short(build.spec_hash)}{where} yet"
 
 
 def _version_tags(build: Build) -> dict[str, str]:
@@ -203,45 +223,51 @@ def _plan_stage(model: DesiredModel, registered: RegisteredModelInfo, actual: Ac
     name, alias = model.name, stage.alias
     subject = f"{name}@{alias}"
     current = registered.aliases.get(alias)
-    old = None if current is None else f"v{current}"
 
-    def item(action: Action, **fields: Any) -> PlanItem:
-        return PlanItem(action, subject, model=name, alias=alias, spec_hash=stage.spec_hash, **fields)
+    # Every item about the stage starts from where its alias is now (``old``); typed keywords, not
+    # **fields, so that mypy checks the values and the code each call passes.
+    def item(action: Action, *, code: Reason, reason: str, new: Value | None = None, version: int | None = None,
+             checks: Mapping[str, Bound] | None = None, pending: bool = False) -> PlanItem:
+        return PlanItem(action, subject, old=current, new=new, reason=reason, code=code, model=name, alias=alias,
+                        spec_hash=stage.spec_hash, version=version, checks=dict(checks or {}), pending=pending)
 
     if stage.error is not None:
-        return [item(Action.BLOCKED, old=old, reason=stage.error)]
+        return [item(Action.BLOCKED, code=stage.error_code, reason=stage.error)]
     if stage.version is not None:
         found = registered.version(stage.version)
         if found is None or not found.usable:
-            return [item(Action.BLOCKED, old=old,
+            return [item(Action.BLOCKED, code=Reason.VERSION_MISSING,
                          reason=f"{stage.source}: version {stage.version} of {name!r} does not exist in the registry")]
         target = _Target(version=stage.version)
-        what = f"v{stage.version}"
+        what: Value = stage.version
     else:
         assert stage.spec_hash is not None
         target = targets[stage.spec_hash]
         label = model.builds[stage.spec_hash].label
-        what = f"v{target.version}" if target.version is not None else f"the new version of {label}"
+        what = target.version if target.version is not None else PendingVersion(label)
         if target.blocked is not None:
-            return [item(Action.BLOCKED, old=old,
+            return [item(Action.BLOCKED, code=Reason.BUILD_BLOCKED,
                          reason=f"{stage.source}: no version of {label} to point at ({target.blocked})")]
 
     out: list[PlanItem] = []
     if target.version is not None and current == target.version:
         if record != str(current):
-            out.append(PlanItem(Action.UPDATE_TAGS, name, old=record, new=str(current), model=name, alias=alias,
-                                tags={tag.alias_record(alias): str(current)},
+            out.append(PlanItem(Action.UPDATE_TAGS, name, old=None if record is None else TagValue(record),
+                                new=TagValue(str(current)), model=name, alias=alias,
+                                tags={tag.alias_record(alias): str(current)}, code=Reason.ALIAS_RECORD_MISSING,
                                 reason=f"record that qspec manages @{alias} (at v{current})"))
         return out
 
     healing = False
     if record is not None and current is not None and record != str(current):
         healing = True
-        out.append(PlanItem(Action.DRIFT, subject, old=f"v{record}", new=f"v{current}", model=name, alias=alias,
+        out.append(PlanItem(Action.DRIFT, subject, old=Recorded(record), new=current, model=name, alias=alias,
+                            code=Reason.ALIAS_MOVED_BY_HAND,
                             reason=f"alias moved by hand (qspec set it to v{record}, git did not change)"))
     elif record is not None and current is None:
         healing = True
-        out.append(PlanItem(Action.DRIFT, subject, old=f"v{record}", new=None, model=name, alias=alias,
+        out.append(PlanItem(Action.DRIFT, subject, old=Recorded(record), new=None, model=name, alias=alias,
+                            code=Reason.ALIAS_DELETED_BY_HAND,
                             reason=f"alias deleted by hand (qspec set it to v{record}, git did not change)"))
 
     gates = dict(stage.gates)
@@ -254,7 +280,8 @@ def _plan_stage(model: DesiredModel, registered: RegisteredModelInfo, actual: Ac
         unseen_run = metrics is None
         failures = [] if unseen_run else check_bounds(gates, metrics)
         if failures:
-            out.append(item(Action.BLOCKED, old=old, new=what, version=target.version, checks=gates,
+            out.append(item(Action.BLOCKED, new=what, version=target.version, checks=gates,
+                            code=Reason.GATE_FAILED,
                             reason=f"gate failed for v{target.version}: " + "; ".join(failures)))
             return out
 
@@ -266,19 +293,19 @@ def _plan_stage(model: DesiredModel, registered: RegisteredModelInfo, actual: Ac
     elif gates:
         why += f"; gate passed ({describe_bounds(gates)})"
     action = Action.SET_ALIAS if current is None else Action.MOVE_ALIAS
-    out.append(item(action, old=old, new=what, version=target.version, checks=gates, pending=target.pending,
-                    reason=why))
+    out.append(item(action, new=what, version=target.version, checks=gates, pending=target.pending,
+                    code=Reason.HEAL_DRIFT if healing else Reason.ALIAS_DECLARED, reason=why))
     return out
 
 
-def _undeclared_alias(name: str, alias: str, version: int, prune: bool, why: str) -> PlanItem:
+def _undeclared_alias(name: str, alias: str, version: int, prune: bool, code: Reason, why: str) -> PlanItem:
     subject = f"{name}@{alias}"
     if prune:
-        return PlanItem(Action.DELETE_ALIAS, subject, old=f"v{version}", model=name, alias=alias, version=version,
-                        reason=f"{why} (--prune)")
+        return PlanItem(Action.DELETE_ALIAS, subject, old=version, model=name, alias=alias, version=version,
+                        code=code, reason=f"{why} (--prune)")
     # Nothing moved: the alias is simply there at v<version>, so drift shows where it is, not a change.
-    return PlanItem(Action.DRIFT, subject, new=f"v{version}", model=name, alias=alias, version=version,
-                    reason=f"{why}; would be deleted with --prune")
+    return PlanItem(Action.DRIFT, subject, new=version, model=name, alias=alias, version=version,
+                    code=code, reason=f"{why}; would be deleted with --prune")
 
 
 def _version_tag_drift(registered: RegisteredModelInfo, actual: ActualState) -> list[PlanItem]:
@@ -294,21 +321,14 @@ def _version_tag_drift(registered: RegisteredModelInfo, actual: ActualState) -> 
         if not changed:
             continue
         subject = f"{registered.name}/v{version.version}"
-        old = ", ".join(f"{k}={version.tags.get(k)!r}" for k in sorted(changed))
-        new = ", ".join(f"{k}={v!r}" for k, v in sorted(changed.items()))
+        old = TagValues({k: version.tags.get(k) for k in changed})
+        new = TagValues(changed)
         out.append(PlanItem(Action.DRIFT, subject, old=old, new=new, model=registered.name, version=version.version,
-                            run_id=run.run_id, reason="managed tags edited by hand"))
+                            run_id=run.run_id, code=Reason.MANAGED_TAGS_EDITED, reason="managed tags edited by hand"))
         out.append(PlanItem(Action.UPDATE_TAGS, subject, old=old, new=new, model=registered.name,
-                            version=version.version, run_id=run.run_id, tags=changed,
+                            version=version.version, run_id=run.run_id, tags=changed, code=Reason.RESTORE_TAGS,
                             reason=f"restore the tags of run {run.run_id}"))
     return out
-
-
-def describe_estimate(estimate: Estimate | None) -> str:
-    if estimate is None:
-        return "cost unknown"
-    shots = "exact (no shots)" if estimate.shots is None else f"{estimate.shots:,} shots"
-    return f"{estimate.circuits:,} circuits, {shots}, ${estimate.cost_usd:,.2f}"
 
 
 def changed_models(now: DesiredState, base: DesiredState) -> set[str]:

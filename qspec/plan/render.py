@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from qspec.plan.actions import Action, Plan, PlanItem
-from qspec.plan.diff import describe_estimate
+from qspec.plan.actions import Action, Plan, PlanItem, describe
+from qspec.plan.state import describe_estimate
 
 
 def summary_line(plan: Plan) -> str:
@@ -27,12 +27,14 @@ def summary_line(plan: Plan) -> str:
 
 
 def _change(item: PlanItem) -> str:
-    if item.old is not None and item.new is not None:
-        return f"{item.old} -> {item.new}"
-    if item.new is not None:
-        return f"-> {item.new}" if item.action in (Action.SET_ALIAS, Action.MOVE_ALIAS) else item.new
-    if item.old is not None:
-        return f"{item.old} -> (none)" if item.action in (Action.DRIFT, Action.DELETE_ALIAS) else item.old
+    old = None if item.old is None else describe(item.old)
+    new = None if item.new is None else describe(item.new)
+    if old is not None and new is not None:
+        return f"{old} -> {new}"
+    if new is not None:
+        return f"-> {new}" if item.action in (Action.SET_ALIAS, Action.MOVE_ALIAS) else new
+    if old is not None:
+        return f"{old} -> (none)" if item.action in (Action.DRIFT, Action.DELETE_ALIAS) else old
     return ""
 
 
@@ -59,7 +61,7 @@ def render_text(plan: Plan) -> str:
         if plan.by_action(Action.TRAIN):
             lines.append(f"Estimated training: {describe_estimate(total)}.")
     lines.append(summary_line(plan))
-    if drift and not plan.prune and any(i.alias and "--prune" in i.reason for i in drift):
+    if drift and not plan.prune and any(i.alias and i.code.prunable for i in drift):
         lines.append("hint: aliases git does not declare are only reported; run apply --prune to delete them")
     return "\n".join(lines) + "\n"
 

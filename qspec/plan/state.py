@@ -8,11 +8,12 @@ can write both sides by hand and a diff is reproducible from its two inputs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from qspec import tags as tag
+from qspec.plan.reasons import Reason
 from qspec.spec.models import Bound
 
 
@@ -39,6 +40,14 @@ class Estimate:
     per_iteration_circuits: int = 0
     primitive_calls: int = 0  # primitive jobs over the whole training (one per evaluation)
     assumptions: tuple[str, ...] = ()  # what the arithmetic had to assume
+
+
+def describe_estimate(estimate: Estimate | None) -> str:
+    """An estimate as plans show it: "1,200 circuits, 1,228,800 shots, $0.00"."""
+    if estimate is None:
+        return "cost unknown"
+    shots = "exact (no shots)" if estimate.shots is None else f"{estimate.shots:,} shots"
+    return f"{estimate.circuits:,} circuits, {shots}, ${estimate.cost_usd:,.2f}"
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,7 @@ class Stage:
     version: int | None = None  # version stages
     gates: Mapping[str, Bound] = field(default_factory=dict)
     error: str | None = None  # why the stage cannot be resolved (a ref that does not resolve)
+    error_code: Reason = Reason.REF_UNRESOLVED  # which kind of error ``error`` is, when there is one
 
 
 @dataclass(frozen=True)
@@ -182,22 +192,34 @@ class ActualState:
                 out.setdefault(run.spec_hash, []).append(run)
         return out
 
-    def version_hash(self, version: VersionInfo) -> str | None:
-        """The spec hash a version was built from: its run's tag when the run is known (immutable),
-        else the version's own tag."""
-        run = self.runs_by_id.get(version.run_id or "")
-        if run is not None and run.spec_hash is not None:
-            return run.spec_hash
-        return version.tags.get(tag.SPEC_HASH)
-
     def version_metrics(self, version: VersionInfo) -> Mapping[str, float] | None:
         run = self.runs_by_id.get(version.run_id or "")
         return run.metrics if run is not None else None
 
-    def versions_with_hash(self, model: RegisteredModelInfo, spec_hash: str) -> list[VersionInfo]:
-        """Usable versions of ``model`` built from ``spec_hash``, lowest first."""
-        found = [v for v in model.versions if v.usable and self.version_hash(v) == spec_hash]
-        return sorted(found, key=lambda v: v.version)
+
+#: Finds a run by id: the snapshot's runs when planning, the registry (read once per run) in apply.
+RunLookup = Callable[[str], RunInfo | None]
+
+
+def version_hash(version: VersionInfo, run_of: RunLookup) -> str | None:
+    """The spec hash a version was built from: its run's tag when qspec made that run (a run's tags
+    are immutable in practice), else the version's own tag, which a person may have edited."""
+    run = run_of(version.run_id) if version.run_id else None
+    # Only qspec's runs: the snapshot holds no other, so a lookup that finds more (apply's) must
+    # not let them decide, or plan and apply would disagree again.
+    if run is not None and run.tags.get(tag.MANAGED) == tag.TRUE and run.spec_hash is not None:
+        return run.spec_hash
+    return version.tags.get(tag.SPEC_HASH)
+
+
+def versions_with_hash(model: RegisteredModelInfo, spec_hash: str, run_of: RunLookup) -> list[VersionInfo]:
+    """Usable versions of ``model`` built from ``spec_hash``, lowest first.
+
+    The one rule for which versions hold a spec: ``diff`` passes the snapshot's runs, apply its
+    cached ``registry.get_run``, so a hand-edited ``qspec.spec_hash`` tag cannot make them disagree.
+    """
+    found = [v for v in model.versions if v.usable and version_hash(v, run_of) == spec_hash]
+    return sorted(found, key=lambda v: v.version)
 
 
 def check_bounds(bounds: Mapping[str, Bound], metrics: Mapping[str, float] | None) -> list[str]:

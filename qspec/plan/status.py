@@ -85,7 +85,7 @@ def status(desired: DesiredState, actual: ActualState) -> StatusReport:
         key = f"{item.model}@{item.alias}" if item.alias else (item.model or item.subject)
         state = _ALIAS_STATE.get(item.action, OUT_OF_SYNC) if item.alias else (
             BLOCKED if item.action is Action.BLOCKED else DRIFT if item.action is Action.DRIFT else OUT_OF_SYNC)
-        if item.action is Action.DRIFT and item.alias and "--prune" in item.reason:
+        if item.action is Action.DRIFT and item.alias and item.code.prunable:
             state = UNDECLARED
         by_subject.setdefault(key, []).append((state, f"{item.action.value}: {item.reason}"))
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 from qspec import tags as tag
 from qspec.apply import ApplyResult, Status, TrainRequest, apply, render_result
 from qspec.plan import Action, DesiredState, Plan, diff
-from qspec.plan.state import RunInfo, Stage
+from qspec.plan.state import RunInfo, Stage, versions_with_hash
 from qspec.plan.testing import H1, H2, bound, desired, head, model
 from qspec.registry import MemoryRegistry
 
@@ -118,6 +118,18 @@ def test_a_failure_stops_only_what_depends_on_it() -> None:
     assert status[(Action.SET_ALIAS, "a@staging")] is Status.SKIPPED
     assert registry.models["b"].aliases == {"staging": 1}
     assert "RuntimeError: the simulator crashed" in result.failed[0].detail
+    assert [o.item.subject for o in result.outcomes if o.not_attempted] == ["a", "a@staging"]
+    assert "0 already in place, 2 not attempted" in render_result(result)
+
+
+def test_not_attempted_is_a_flag_on_the_outcome_not_a_wording() -> None:
+    registry = MemoryRegistry()
+    _, result = reconcile(desired(model("a")), registry, FakeTrainer(registry, fail={H1}))
+    reworded = ApplyResult(tuple(replace(o, detail="waits for the training") for o in result.outcomes))
+    assert "0 already in place, 2 not attempted" in render_result(reworded)
+    in_place = ApplyResult(tuple(replace(o, not_attempted=False) for o in result.outcomes))
+    assert "2 already in place, 0 not attempted" in render_result(in_place)
+    assert [o.as_dict()["not_attempted"] for o in result.outcomes] == [False, False, True, True]
 
 
 def test_a_run_left_running_by_a_crash_is_marked_failed_and_retrained() -> None:
@@ -190,6 +202,49 @@ def test_duplicates_left_by_an_old_race_are_cleaned_up() -> None:
     assert [i.action for i in plan.items] == [Action.MOVE_ALIAS, Action.DELETE_VERSION]
     assert sorted(registry.models["m"].versions) == [1] and registry.models["m"].aliases["staging"] == 1
     assert result.cleanups == ("m/v2: deleted, a duplicate of v1",)
+
+
+def test_a_hand_edited_spec_hash_tag_does_not_make_apply_register_a_duplicate() -> None:
+    registry = MemoryRegistry()
+    trainer = FakeTrainer(registry)
+    stale = diff(GATED, registry.snapshot())  # planned before another apply registered v1
+    reconcile(GATED, registry, trainer)
+    registry.edit_version_tag("m", 1, tag.SPEC_HASH, "tampered")
+    mark = len(registry.calls)
+    result = apply(stale, registry, trainer)
+    assert result.ok and sorted(registry.models["m"].versions) == [1]
+    assert registry.models["m"].aliases == {"staging": 1, "production": 1}
+    register = next(o for o in result.outcomes if o.item.action is Action.REGISTER)
+    assert (register.status, register.detail) == (Status.SKIPPED, "v1 already holds this spec")
+    assert registry.calls[mark:].count("get_run run1") == 1  # each version's run is read once per apply
+    # What is left is what the plan says: the edited tag, as drift repaired by update-tags.
+    plan, _ = reconcile(GATED, registry, trainer)
+    assert [i.action for i in plan.items] == [Action.DRIFT, Action.UPDATE_TAGS]
+    assert diff(GATED, registry.snapshot()).in_sync
+
+
+def test_a_tag_edited_to_another_spec_does_not_put_an_alias_on_the_wrong_version() -> None:
+    registry = MemoryRegistry()
+    trainer = FakeTrainer(registry)
+    reconcile(desired(model()), registry, trainer)  # v1 from run1, spec H1
+    registry.edit_version_tag("m", 1, tag.SPEC_HASH, H2)  # a person relabels v1 as spec H2
+    trained = registry.add_run(H2, metrics={"test_accuracy": 0.95})  # H2 trained, not yet registered
+    edited = desired(model(head_hash=H2, stages=[head("staging", H2)]))
+    plan = diff(edited, registry.snapshot())
+    assert [(i.action, i.subject) for i in plan.items] == [
+        (Action.REGISTER, "m"), (Action.DRIFT, "m/v1"), (Action.UPDATE_TAGS, "m/v1"), (Action.MOVE_ALIAS, "m@staging")]
+    # Plan and apply see the same versions for each spec: by the run, not by the edited tag.
+    model_now, snapshot = registry.get_model("m"), registry.snapshot()
+    assert model_now is not None
+    for spec_hash in (H1, H2):
+        assert (versions_with_hash(model_now, spec_hash, snapshot.runs_by_id.get)
+                == versions_with_hash(model_now, spec_hash, registry.get_run))
+    result = apply(plan, registry, trainer)
+    assert result.ok
+    m = registry.models["m"]
+    assert sorted(m.versions) == [1, 2] and m.versions[2].run_id == trained.run_id
+    assert m.aliases == {"staging": 2} and m.versions[1].tags[tag.SPEC_HASH] == H1
+    assert diff(edited, registry.snapshot()).in_sync
 
 
 def test_drift_is_healed() -> None:

@@ -89,3 +89,18 @@ def test_reconcile_against_mlflow(client: Any, tmp_path: Path) -> None:
     assert diff(edited, MlflowRegistry(client).snapshot(), prune=True).in_sync
     theirs = client.get_registered_model("theirs")
     assert theirs.tags == {"owner": "someone"} and theirs.aliases == {}
+
+
+def test_a_hand_edited_version_tag_does_not_fool_apply_against_mlflow(client: Any, tmp_path: Path) -> None:
+    """MlflowRegistry.get_run, as apply reads it, decides which version holds a spec just as the
+    snapshot does in the plan: a relabelled version is neither re-registered nor aliased wrongly."""
+    trainer = MlflowFakeTrainer(client, tmp_path)
+    state = desired(model("iris", stages=[head("staging")]))
+    stale = diff(state, MlflowRegistry(client).snapshot())  # planned before another apply registered v1
+    assert apply(diff(state, MlflowRegistry(client).snapshot()), MlflowRegistry(client), trainer).ok
+    client.set_model_version_tag("iris", "1", tag.SPEC_HASH, "tampered")
+    result = apply(stale, MlflowRegistry(client), trainer)
+    assert result.ok and [v.version for v in client.search_model_versions("name='iris'")] == [1]
+    assert client.get_model_version_by_alias("iris", "staging").version == 1 and trainer.trained == [H1]
+    plan = diff(state, MlflowRegistry(client).snapshot())
+    assert [(i.action, i.subject) for i in plan.items] == [(Action.DRIFT, "iris/v1"), (Action.UPDATE_TAGS, "iris/v1")]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from qspec.errors import SourceError
-from qspec.plan import ResolvedSpec, changed_models, desired_state
+from qspec.plan import Reason, ResolvedSpec, changed_models, desired_state
 from qspec.plan.state import Estimate
 from qspec.spec import load_specs
 from qspec.spec.models import Experiment
@@ -16,11 +16,8 @@ from qspec.spec.models import Experiment
 EXAMPLES = Path(__file__).resolve().parents[2] / "specs"
 
 
-def fake_estimate(experiment: Experiment) -> Any:
-    class Shape:  # shaped like qspec.quantum.result.ResourceEstimate, not an Estimate
-        circuits, shots, cost_usd, qpu_seconds = 100, 1000, 0.0, 0.0
-
-    return Shape()
+def fake_estimate(experiment: Experiment) -> Estimate:
+    return Estimate(100, 1000, 0.0, 0.0)
 
 
 def test_examples_become_one_model_each_with_head_builds() -> None:
@@ -72,6 +69,7 @@ def test_unresolvable_ref_blocks_only_that_stage(tmp_path: Path, resolver: Any, 
     specs = load_specs([with_production(tmp_path, "{ref: v1.0}")], root=tmp_path)
     model = desired_state(specs, resolve_ref=resolver).models["iris-classifier"]
     assert phrase in (model.stages["production"].error or "")
+    assert model.stages["production"].error_code is Reason.REF_UNRESOLVED
     assert model.stages["staging"].error is None
 
 
@@ -102,4 +100,5 @@ def test_two_deployments_claiming_one_alias_block_it(tmp_path: Path) -> None:
     model = desired_state(load_specs([tmp_path], root=tmp_path)).models["iris-classifier"]
     assert set(model.stages) == {"staging", "production", "canary"}
     assert "declared by Deployments 'iris-classifier' and 'iris-extra'" in (model.stages["staging"].error or "")
+    assert model.stages["staging"].error_code is Reason.STAGE_DECLARED_TWICE
     assert model.stages["canary"].error is None

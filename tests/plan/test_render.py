@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
-from qspec.plan import Stage, diff, render, render_json, render_markdown, render_text
+from qspec.plan import Reason, Stage, diff, render, render_json, render_markdown, render_text
 from qspec.plan.actions import Plan
 from qspec.plan.testing import H1, H2, actual, bound, desired, head, model, registered, run, version
 
@@ -73,3 +74,18 @@ def test_render_dispatches_on_format() -> None:
     assert render(plan, "text") == render_text(plan)
     with pytest.raises(ValueError, match="unknown plan format"):
         render(plan, "yaml")
+
+
+def test_json_gives_each_item_its_reason_code() -> None:
+    items = json.loads(render_json(mixed_plan()))["items"]
+    assert [(i["subject"], i["code"]) for i in items if i["action"] in ("drift", "blocked")] == [
+        ("m@canary", "ref-unresolved"), ("m@old", "undeclared-alias")]
+
+
+def test_the_prune_hint_follows_the_code_not_the_wording() -> None:
+    plan = mixed_plan()
+    reworded = Plan(tuple(replace(i, reason=i.reason.replace("--prune", "pruning")) for i in plan.items))
+    assert "hint: aliases git does not declare" in render_text(reworded)
+    recoded = Plan(tuple(replace(i, code=Reason.ALIAS_MOVED_BY_HAND) if i.code is Reason.UNDECLARED_ALIAS else i
+                         for i in plan.items))
+    assert "hint:" not in render_text(recoded)

@@ -1,0 +1,48 @@
+"""``Reason``: why ``diff`` made a plan item, as a code that decisions read instead of the text.
+
+Every ``PlanItem`` carries one (``PlanItem.code``) next to its human ``reason``; status, rendering
+and apply branch on the code, never on the wording, so rewording a reason cannot change a
+decision. One code per situation ``diff`` tells apart (one per reason it writes). Its own module
+because ``Stage`` (``qspec.plan.state``) carries the code of its error, and ``qspec.plan.actions``
+imports that module; ``qspec.plan.actions`` re-exports it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    # --- a model --------------------------------------------------------------------------------
+    MODEL_UNMANAGED = "model-unmanaged"  # a registered model of that name that qspec does not manage
+    MODEL_MISSING = "model-missing"  # git declares a Model the registry does not have: create it
+    # --- a build (one spec hash a model needs a version of) ------------------------------------------
+    NO_RUN = "no-run"  # never trained: train
+    LAST_RUN_FAILED = "last-run-failed"  # only failed or killed runs: train again
+    DEAD_RUN = "dead-run"  # a run left RUNNING by a crashed apply: mark it FAILED, train again
+    AFTER_TRAINING = "after-training"  # register the run this plan trains
+    RUN_PASSED = "run-passed"  # a finished run met the requirements: register it
+    REQUIREMENT_NOT_MET = "requirement-not-met"  # the finished run missed them: blocked
+    BUDGET_EXCEEDED = "budget-exceeded"  # the estimate does not fit the experiment's budget: blocked
+    DUPLICATE_VERSION = "duplicate-version"  # a second version of one hash (two applies raced): delete it
+    # --- a stage (an alias git declares) --------------------------------------------------------------
+    REF_UNRESOLVED = "ref-unresolved"  # its ref cannot be read
+    STAGE_DECLARED_TWICE = "stage-declared-twice"  # two Deployments declare the alias
+    VERSION_MISSING = "version-missing"  # ``version: N`` names no usable version
+    BUILD_BLOCKED = "build-blocked"  # its build is blocked, so there is no version to point at
+    GATE_FAILED = "gate-failed"  # the version's metrics fail the stage's gates
+    ALIAS_DECLARED = "alias-declared"  # git declares the alias at another version: set or move it
+    HEAL_DRIFT = "heal-drift"  # the same, and it undoes an alias moved or deleted by hand
+    ALIAS_RECORD_MISSING = "alias-record-missing"  # alias in place, qspec's record of it missing or stale
+    # --- drift: the registry changed without git ---------------------------------------------------
+    ALIAS_MOVED_BY_HAND = "alias-moved-by-hand"
+    ALIAS_DELETED_BY_HAND = "alias-deleted-by-hand"
+    UNDECLARED_ALIAS = "undeclared-alias"  # git does not declare this stage of a managed model
+    MODEL_UNDECLARED = "model-undeclared"  # an alias of a managed model git no longer declares
+    MANAGED_TAGS_EDITED = "managed-tags-edited"  # a version's qspec tags differ from its run's
+    RESTORE_TAGS = "restore-tags"  # set them back to the run's
+
+    @property
+    def prunable(self) -> bool:
+        """An alias git does not declare: reported as drift, deleted only with ``--prune``."""
+        return self in (Reason.UNDECLARED_ALIAS, Reason.MODEL_UNDECLARED)
