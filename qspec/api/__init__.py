@@ -179,7 +179,7 @@ def status(*, specs: Sequence[str | Path] = ("specs",), rev: str | None = None, 
     from qspec.plan.status import status as compare
 
     planned = plan(specs=specs, rev=rev, tracking_uri=tracking_uri, root=root)
-    return StatusResult(report=compare(planned.desired, planned.actual), planned=planned)
+    return StatusResult(report=compare(planned.desired, planned.actual, planned.plan), planned=planned)
 
 
 def predict(reference: str, rows: pd.DataFrame | str | Path, *, tracking_uri: str | None = None,

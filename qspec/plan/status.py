@@ -76,10 +76,14 @@ _ALIAS_STATE = {
 _PRECEDENCE = (BLOCKED, DRIFT, UNDECLARED, MISSING, OUT_OF_SYNC)
 
 
-def status(desired: DesiredState, actual: ActualState) -> StatusReport:
+def status(desired: DesiredState, actual: ActualState, plan: Plan | None = None) -> StatusReport:
     """Every model git declares or qspec manages, with its aliases (unmanaged undeclared models are
-    not qspec's business and are left out)."""
-    plan = diff(desired, actual)
+    not qspec's business and are left out). ``plan`` is ``diff(desired, actual)`` when the caller
+    has made it already (``qspec.api.status`` has), so the registry is not diffed twice."""
+    if plan is None:
+        plan = diff(desired, actual)
+    elif plan.prune:
+        raise ValueError("status reads a plan made without prune: pruning turns drift into deletions")
     by_subject: dict[str, list[tuple[str, str]]] = {}
     for item in plan.items:
         key = f"{item.model}@{item.alias}" if item.alias else (item.model or item.subject)

@@ -41,3 +41,15 @@ def test_in_sync() -> None:
     assert result.in_sync and result.models[0].aliases[0].state == IN_SYNC
     assert result.as_dict()["models"][0]["in_sync"] is True
     assert render_status(result).endswith("In sync with git.\n")
+
+
+def test_status_reads_the_plan_it_is_given_instead_of_diffing_again() -> None:
+    from qspec.plan.diff import diff
+
+    state = desired(model())
+    registry = actual(registered(versions=[version(1, "r1")], aliases={"staging": 1}, records={"staging": 2}),
+                      runs=[run("r1")])
+    made = diff(state, registry)
+    given = status(state, registry, made)
+    assert given.plan is made and given == status(state, registry)
+    assert given.models[0].aliases[0].state == OUT_OF_SYNC  # the alias record needs repair
