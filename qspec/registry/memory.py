@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from qspec import tags as tag
+from qspec.apply.ports import TrainRequest
 from qspec.errors import TrackingError
 from qspec.plan.state import ActualState, RegisteredModelInfo, RunInfo, VersionInfo
 
@@ -142,3 +143,21 @@ class MemoryRegistry:
         model = self.models[name]
         current = model.versions[version]
         model.versions[version] = replace(current, tags={**current.tags, key: value})
+
+
+class FakeTrainer:
+    """The ``Trainer`` fake that goes with this registry: it trains instantly, adding a FINISHED run
+    with the metrics given for its hash (0.95 accuracy by default); hashes in ``fail`` raise."""
+
+    def __init__(self, registry: MemoryRegistry, metrics: Mapping[str, Mapping[str, float]] | None = None,
+                 fail: set[str] | None = None) -> None:
+        self.registry, self.metrics, self.fail = registry, dict(metrics or {}), fail or set()
+        self.requests: list[TrainRequest] = []
+
+    def __call__(self, request: TrainRequest) -> RunInfo:
+        self.requests.append(request)
+        if request.spec_hash in self.fail:
+            raise RuntimeError("the simulator crashed")
+        metrics = self.metrics.get(request.spec_hash, {"test_accuracy": 0.95})
+        return self.registry.add_run(request.spec_hash, metrics=metrics,
+                                     tags={tag.SPEC_NAME: request.experiment})

@@ -12,23 +12,7 @@ from qspec.plan import Action, DesiredState, Plan, diff
 from qspec.plan.state import RunInfo, Stage, versions_with_hash
 from qspec.plan.testing import H1, H2, bound, desired, head, model
 from qspec.registry import MemoryRegistry
-
-
-class FakeTrainer:
-    """Trains instantly: a FINISHED run with the metrics given for its hash (0.95 accuracy by default)."""
-
-    def __init__(self, registry: MemoryRegistry, metrics: Mapping[str, Mapping[str, float]] | None = None,
-                 fail: set[str] | None = None) -> None:
-        self.registry, self.metrics, self.fail = registry, dict(metrics or {}), fail or set()
-        self.requests: list[TrainRequest] = []
-
-    def __call__(self, request: TrainRequest) -> RunInfo:
-        self.requests.append(request)
-        if request.spec_hash in self.fail:
-            raise RuntimeError("the simulator crashed")
-        metrics = self.metrics.get(request.spec_hash, {"test_accuracy": 0.95})
-        return self.registry.add_run(request.spec_hash, metrics=metrics,
-                                     tags={"qspec.spec_name": request.experiment})
+from qspec.registry.memory import FakeTrainer
 
 
 def reconcile(state: DesiredState, registry: MemoryRegistry, trainer: FakeTrainer, *,

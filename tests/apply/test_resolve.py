@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from qspec.apply import TrainRequest, apply
+from qspec.apply import apply
 from qspec.gitrepo import GitRepo, RefResolver
 from qspec.plan import Action, desired_state, diff
-from qspec.plan.state import RunInfo
 from qspec.registry import MemoryRegistry
+from qspec.registry.memory import FakeTrainer
 from qspec.spec import load_specs
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "specs"
@@ -32,11 +32,7 @@ def plan_at(repo: Any, registry: MemoryRegistry) -> Any:
 
 def test_ref_stage_pins_the_spec_at_a_tag(git_repo: Any) -> None:
     registry = MemoryRegistry()
-    trained: list[TrainRequest] = []
-
-    def trainer(request: TrainRequest) -> RunInfo:
-        trained.append(request)
-        return registry.add_run(request.spec_hash, metrics={"test_accuracy": 0.97})
+    trainer = FakeTrainer(registry)
 
     git_repo.write("specs/iris.yaml", iris(60))
     git_repo.commit("v1")
@@ -60,7 +56,7 @@ def test_ref_stage_pins_the_spec_at_a_tag(git_repo: Any) -> None:
     assert plan.items[0].git_commit == commit and plan.items[0].rev is None
     assert apply(plan, registry, trainer).ok
     assert registry.models["iris-classifier"].aliases == {"staging": 2, "production": 1}
-    assert len(trained) == 2
+    assert len(trainer.requests) == 2
 
 
 def test_a_tag_that_does_not_exist_blocks_only_its_stage(git_repo: Any) -> None:
