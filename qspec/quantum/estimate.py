@@ -13,7 +13,8 @@ import math
 from collections.abc import Callable, Sequence
 
 from qspec.quantum.result import ResourceEstimate
-from qspec.spec.models import SKLEARN_DATASETS, Experiment, ExperimentSpec
+from qspec.spec.models import SKLEARN_DATASETS, DataSpec, Experiment, ExperimentSpec
+from qspec.spec.table import read_table
 
 #: Rows per class of the scikit-learn sets (fixed within scikit-learn).
 SKLEARN_CLASS_COUNTS: dict[str, tuple[int, ...]] = {
@@ -53,7 +54,7 @@ def split_sizes(spec: ExperimentSpec, read: Callable[[str], bytes] | None = None
         codes = [c if isinstance(c, int) else names.index(c) if c in names else -1 for c in data.classes]
         total = sum(counts[c] for c in codes if 0 <= c < len(counts))
     elif read is not None and data.csv_path is not None:
-        total = _csv_rows(read(data.csv_path), data)
+        total = _csv_rows(data.csv_path, read(data.csv_path), data)
     else:
         total, known = ASSUMED_CSV_ROWS, False
     # scikit-learn's train_test_split rounds the test share up.
@@ -124,15 +125,9 @@ def estimate_resources(experiment: Experiment | ExperimentSpec, *,
     )
 
 
-def _csv_rows(content: bytes, data: object) -> int:
-    import csv
-    import io
-
-    rows = [r for r in csv.reader(io.StringIO(content.decode("utf-8-sig"))) if any(c.strip() for c in r)]
-    if len(rows) < 2:
-        return 0
-    header = [h.strip() for h in rows[0]]
-    target = getattr(data, "target", None)
-    column = header.index(target) if target in header else len(header) - 1
-    wanted = {str(c) for c in getattr(data, "classes", [])}
-    return sum(1 for r in rows[1:] if len(r) > column and r[column].strip() in wanted)
+def _csv_rows(path: str, content: bytes, data: DataSpec) -> int:
+    """Rows of the two classes in a csv data set (what the engine trains and tests on)."""
+    table = read_table(path, content)
+    column = table.label_column(data.target)
+    wanted = {str(c) for c in data.classes}
+    return sum(1 for label in table.labels(column) if label in wanted)
