@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-from qspec.quantum.result import ResourceEstimate
+from qspec.plan.state import Estimate
 from qspec.spec.models import SKLEARN_DATASETS, DataSpec, Experiment, ExperimentSpec
 from qspec.spec.table import read_table
 
@@ -81,7 +81,7 @@ def measurement_groups(labels: Sequence[str]) -> list[list[str]]:
 
 
 def estimate_resources(experiment: Experiment | ExperimentSpec, *,
-                       read: Callable[[str], bytes] | None = None) -> ResourceEstimate:
+                       read: Callable[[str], bytes] | None = None) -> Estimate:
     """Circuit executions, shots, QPU seconds and USD of training ``experiment`` as specified."""
     spec = experiment.spec if isinstance(experiment, Experiment) else experiment
     assumptions: list[str] = []
@@ -114,14 +114,14 @@ def estimate_resources(experiment: Experiment | ExperimentSpec, *,
     if backend.kind == "ibm":
         qpu_seconds = (shots or 0) * SECONDS_PER_SHOT + calls * SECONDS_PER_JOB
         assumptions.append(f"{SECONDS_PER_SHOT * 1e6:.0f} us per shot and {SECONDS_PER_JOB:g} s per job on the device")
-    return ResourceEstimate(
+    return Estimate(
         circuits=circuits,
         shots=shots,
         qpu_seconds=qpu_seconds,
         cost_usd=qpu_seconds * backend.price_per_second,
         per_iteration_circuits=per_iteration,
         primitive_calls=calls,
-        assumptions=assumptions,
+        assumptions=tuple(assumptions),
     )
 
 
