@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable, Sequence
 
 from qspec.plan.state import Estimate
+from qspec.plugins import ansatze as ansatz_plugins
 from qspec.spec.models import SKLEARN_DATASETS, DataSpec, Experiment, ExperimentSpec
 from qspec.spec.table import read_table
 
@@ -37,9 +38,9 @@ ASSUMED_CSV_ROWS = 100
 
 
 def weight_count(spec: ExperimentSpec) -> int:
-    """Parameters of the ansatz: RY per qubit and layer (real_amplitudes), RY and RZ (efficient_su2)."""
-    per_layer = spec.circuit.qubits * (1 if spec.circuit.ansatz.type == "real_amplitudes" else 2)
-    return per_layer * (spec.circuit.ansatz.reps + 1)
+    """Trained parameters of the ansatz, as its plug-in counts them."""
+    ansatz = spec.circuit.ansatz
+    return ansatz_plugins.plugins()[ansatz.type].weights(spec.circuit.qubits, ansatz.reps)
 
 
 def split_sizes(spec: ExperimentSpec, read: Callable[[str], bytes] | None = None) -> tuple[int, int, bool]:

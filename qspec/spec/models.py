@@ -1,6 +1,9 @@
 """The spec language of DESIGN.md as frozen pydantic models: Experiment, Model, Deployment.
 
-These models check each field on its own (types, ranges, enums, unknown keys). Checks that
+These models check each field on its own (types, ranges, enums, unknown keys). The names a spec
+may give a feature map, an ansatz, an optimizer or a backend target are those of the plug-in
+tables (``qspec.plugins``): the enums, the optimizer union and the JSON Schema are built from
+them, so an unknown name is a validation error with a hint, never a fall-through. Checks that
 relate several fields or several documents (features against qubits, a Model naming an
 Experiment) live in ``qspec.spec.checks`` so that each problem can point at its own key.
 Imported by the loader, the hasher, the planner and the quantum engine; imports nothing heavy.
@@ -10,7 +13,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -43,6 +46,8 @@ SKLEARN_DATASETS: dict[str, tuple[int, tuple[str, ...]]] = {
 #: (IBM Quantum's pay-as-you-go list price, 96 USD a minute).
 DEFAULT_IBM_PRICE_PER_SECOND = 1.6
 
+# --- base: what plug-in modules may import (all defined before the plug-in tables are read) ---
+
 StrictInt = Annotated[int, Field(strict=True)]
 PositiveInt = Annotated[int, Field(strict=True, ge=1)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
@@ -57,6 +62,42 @@ class SpecModel(BaseModel):
     """Base of every spec model: immutable, strict types, unknown keys refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+
+
+def did_you_mean(word: str, choices: Any, prefix: str = "") -> str | None:
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean {prefix}{close[0]}?" if close else None
+
+
+def fake_device(device: str) -> str:
+    """The name of a fake device (``manila``) from how a spec writes it (``manila``, ``fake_manila``)."""
+    name = device.removeprefix("fake_")
+    if name not in FAKE_DEVICES:
+        raise spec_error(
+            f"unknown fake device {device!r}",
+            did_you_mean(name, FAKE_DEVICES, "fake:")
+            or "fake devices are qiskit-ibm-runtime's snapshots, e.g. fake:manila, fake:torino",
+        )
+    return name
+
+
+# --- the plug-in tables -----------------------------------------------------------------------
+# Read here, after the base above: plug-in modules import it (optimizer options are SpecModels).
+
+from qspec.plugins import ansatze as ansatz_plugins  # noqa: E402
+from qspec.plugins import feature_maps as feature_map_plugins  # noqa: E402
+
+if TYPE_CHECKING:
+    AnsatzType = str
+    FeatureMapType = str
+else:  # Literal enums: pydantic's "input should be ..." errors, and enums in the JSON Schema
+    AnsatzType = Literal[tuple(ansatz_plugins.plugins())]
+    FeatureMapType = Literal[tuple(feature_map_plugins.plugins())]
+
+#: The entanglement an entangling feature map uses when the spec names none.
+DEFAULT_ENTANGLEMENT = "linear"
 
 
 class Bound(SpecModel):
@@ -121,7 +162,7 @@ class DataSpec(SpecModel):
             if name not in SKLEARN_DATASETS:
                 raise spec_error(
                     f"unknown scikit-learn data set {name!r}",
-                    _did_you_mean(name, SKLEARN_DATASETS, "sklearn:")
+                    did_you_mean(name, SKLEARN_DATASETS, "sklearn:")
                     or "one of: " + ", ".join(f"sklearn:{n}" for n in SKLEARN_DATASETS),
                 )
             return value
@@ -162,29 +203,34 @@ class DataSpec(SpecModel):
 
 
 class FeatureMapSpec(SpecModel):
-    type: Literal["angle", "z", "zz"]
+    type: FeatureMapType
     reps: PositiveInt = 1
     entanglement: Literal["linear", "full", "circular"] | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _entanglement_default(cls, data: Any) -> Any:
-        # Only zz entangles; fill its default here so that the normalized spec (and hash) is explicit.
-        if isinstance(data, dict) and data.get("type") == "zz" and data.get("entanglement") is None:
-            return {**data, "entanglement": "linear"}
+        # Filled here so that the normalized spec (and hash) states it.
+        if isinstance(data, dict) and data.get("entanglement") is None and _entangles(data.get("type")):
+            return {**data, "entanglement": DEFAULT_ENTANGLEMENT}
         return data
 
     @model_validator(mode="after")
-    def _entanglement_only_zz(self) -> FeatureMapSpec:
-        if self.type != "zz" and self.entanglement is not None:
-            raise spec_error(
-                f"feature map {self.type!r} has no entanglement", "remove entanglement, or use type: zz"
-            )
+    def _entanglement_only_if_entangling(self) -> FeatureMapSpec:
+        if self.entanglement is not None and not _entangles(self.type):
+            entangling = [name for name, fmap in feature_map_plugins.plugins().items() if fmap.entangles]
+            raise spec_error(f"feature map {self.type!r} has no entanglement",
+                             "remove entanglement, or use type: " + " or ".join(entangling))
         return self
 
 
+def _entangles(name: object) -> bool:
+    fmap = feature_map_plugins.plugins().get(name) if isinstance(name, str) else None
+    return fmap is not None and fmap.entangles
+
+
 class AnsatzSpec(SpecModel):
-    type: Literal["real_amplitudes", "efficient_su2"]
+    type: AnsatzType
     reps: PositiveInt = 2
     entanglement: Literal["linear", "full", "circular"] = "linear"
 
@@ -205,7 +251,7 @@ class NoiseSpec(SpecModel):
     @classmethod
     def _device(cls, value: str | None) -> str | None:
         if value is not None:
-            return _fake_device(value.removeprefix("fake:"))
+            return fake_device(value.removeprefix("fake:"))
         return value
 
     @model_validator(mode="after")
@@ -235,7 +281,7 @@ class BackendSpec(SpecModel):
         if value == "aer":
             return value
         if value.startswith("fake:"):
-            return "fake:" + _fake_device(value.removeprefix("fake:"))
+            return "fake:" + fake_device(value.removeprefix("fake:"))
         if value.startswith("ibm:"):
             device = value.removeprefix("ibm:")
             if not re.match(r"^ibm_[a-z0-9_]+$", device):
@@ -451,21 +497,3 @@ RESOURCE_TYPES: dict[str, type[Resource]] = {
 }
 
 AnyResource = Experiment | Model | Deployment
-
-
-def _did_you_mean(word: str, choices: Any, prefix: str = "") -> str | None:
-    import difflib
-
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"did you mean {prefix}{close[0]}?" if close else None
-
-
-def _fake_device(device: str) -> str:
-    name = device.removeprefix("fake_")
-    if name not in FAKE_DEVICES:
-        raise spec_error(
-            f"unknown fake device {device!r}",
-            _did_you_mean(name, FAKE_DEVICES, "fake:")
-            or "fake devices are qiskit-ibm-runtime's snapshots, e.g. fake:manila, fake:torino",
-        )
-    return name
