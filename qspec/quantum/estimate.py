@@ -3,8 +3,8 @@
 Pure arithmetic over the spec (no qiskit, no data loaded unless a csv must be counted), so that
 ``qspec plan`` can show it and enforce ``budget`` cheaply. The counts follow exactly how
 ``qspec.quantum.train`` evaluates: one parameter row per sample for gradient-free steps, ``1 + 2P``
-rows per sample for parameter-shift gradients, two rows per sample for SPSA, and a final
-evaluation of the train and test splits on the declared backend.
+rows per sample for parameter-shift gradients, two rows per sample for SPSA (each optimizer
+plug-in says), and a final evaluation of the train and test splits on the declared backend.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 from qspec.plan.state import Estimate
 from qspec.plugins import ansatze as ansatz_plugins
+from qspec.plugins import optimizers as optimizer_plugins
 from qspec.spec.models import SKLEARN_DATASETS, DataSpec, Experiment, ExperimentSpec
 from qspec.spec.table import read_table
 
@@ -90,13 +91,11 @@ def estimate_resources(experiment: Experiment | ExperimentSpec, *,
     if not known:
         assumptions.append(f"{ASSUMED_CSV_ROWS} rows assumed for {spec.data.source if spec.data else 'the data'}")
     p = weight_count(spec)
-    optimizer = spec.training.optimizer
-    iterations = optimizer.maxiter
-    if optimizer.name == "cobyla":  # COBYLA's first simplex alone takes P + 2 evaluations
-        iterations = max(iterations, p + 2)
-    rows_per_sample = {"adam": 1 + 2 * p, "l_bfgs_b": 1 + 2 * p, "cobyla": 1, "spsa": 2}[optimizer.name]
-    if optimizer.name == "l_bfgs_b":
-        assumptions.append("l_bfgs_b: evaluations capped at maxiter (line searches count against it)")
+    options = spec.training.optimizer
+    optimizer = optimizer_plugins.plugins()[options.name]
+    iterations = optimizer.iterations(options, p)
+    rows_per_sample = optimizer.rows_per_sample(p)
+    assumptions.extend(optimizer.assumptions)
     backend = spec.backend
     sampled = backend.shots is not None or backend.kind == "ibm"
     groups = 1

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -88,13 +88,22 @@ def fake_device(device: str) -> str:
 
 from qspec.plugins import ansatze as ansatz_plugins  # noqa: E402
 from qspec.plugins import feature_maps as feature_map_plugins  # noqa: E402
+from qspec.plugins import optimizers as optimizer_plugins  # noqa: E402
+from qspec.plugins.optimizers import OptimizerOptions  # noqa: E402
 
 if TYPE_CHECKING:
     AnsatzType = str
     FeatureMapType = str
+    OptimizerSpec = OptimizerOptions
 else:  # Literal enums: pydantic's "input should be ..." errors, and enums in the JSON Schema
     AnsatzType = Literal[tuple(ansatz_plugins.plugins())]
     FeatureMapType = Literal[tuple(feature_map_plugins.plugins())]
+    # each optimizer's own options, told apart by ``name`` ("unknown name 'adamw'" otherwise)
+    OptimizerSpec = Annotated[Union[tuple(o.options for o in optimizer_plugins.plugins().values())],  # noqa: UP007
+                              Field(discriminator="name")]
+
+#: The optimizer of a spec that names none.
+DEFAULT_OPTIMIZER = "cobyla"
 
 #: The entanglement an entangling feature map uses when the spec names none.
 DEFAULT_ENTANGLEMENT = "linear"
@@ -309,46 +318,9 @@ class BackendSpec(SpecModel):
         return DEFAULT_IBM_PRICE_PER_SECOND if self.kind == "ibm" else 0.0
 
 
-class CobylaOptions(SpecModel):
-    name: Literal["cobyla"]
-    maxiter: PositiveInt = 100
-    rhobeg: float = Field(default=1.0, gt=0)
-    tol: float | None = Field(default=None, gt=0)
-
-
-class SpsaOptions(SpecModel):
-    name: Literal["spsa"]
-    maxiter: PositiveInt = 100
-    learning_rate: float = Field(default=0.1, gt=0)
-    perturbation: float = Field(default=0.1, gt=0)
-    alpha: float = Field(default=0.602, gt=0)
-    gamma: float = Field(default=0.101, gt=0)
-
-
-class AdamOptions(SpecModel):
-    name: Literal["adam"]
-    maxiter: PositiveInt = 100
-    learning_rate: float = Field(default=0.01, gt=0)
-    beta1: float = Field(default=0.9, ge=0, lt=1)
-    beta2: float = Field(default=0.999, ge=0, lt=1)
-    eps: float = Field(default=1e-8, gt=0)
-
-
-class LbfgsbOptions(SpecModel):
-    name: Literal["l_bfgs_b"]
-    maxiter: PositiveInt = 100
-    ftol: float = Field(default=2.220446049250313e-09, gt=0)
-    gtol: float = Field(default=1e-05, gt=0)
-
-
-OptimizerSpec = Annotated[
-    CobylaOptions | SpsaOptions | AdamOptions | LbfgsbOptions, Field(discriminator="name")
-]
-OPTIMIZERS = ("cobyla", "spsa", "adam", "l_bfgs_b")
-
-
 class TrainingSpec(SpecModel):
-    optimizer: OptimizerSpec = Field(default_factory=lambda: CobylaOptions(name="cobyla"))
+    optimizer: OptimizerSpec = Field(
+        default_factory=lambda: optimizer_plugins.plugins()[DEFAULT_OPTIMIZER].options(name=DEFAULT_OPTIMIZER))
     seed: StrictInt = 0
     initial_point: Literal["random", "zeros"] = "random"
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from qspec.plugins import ansatze, feature_maps
+from qspec.plugins import ansatze, feature_maps, optimizers
 from qspec.spec.models import AnsatzSpec, ExperimentSpec, FeatureMapSpec
 
 
@@ -56,3 +56,50 @@ def test_unknown_names_are_refused_with_the_known_ones() -> None:
     (error,) = info.value.errors()
     assert error["type"] == "literal_error"
     assert all(repr(name) in error["msg"] for name in ansatze.plugins())
+
+
+class Bowl:
+    """A quadratic bowl that counts what each optimizer asks for, call by call."""
+
+    def __init__(self, weights: int) -> None:
+        self.weights = weights
+        self.rows: list[int] = []  # parameter rows per sample of each call, as the engine would run them
+
+    def evaluate(self, points, *, gradient: bool):
+        import numpy as np
+
+        from qspec.quantum.optimizers import Evaluation
+
+        points = np.atleast_2d(points)
+        self.rows.append(len(points) * (1 + 2 * self.weights if gradient else 1))
+        return [Evaluation(float(np.sum((x - 0.5) ** 2)), 2 * (x - 0.5) if gradient else None) for x in points]
+
+
+@pytest.mark.parametrize("name", list(optimizers.plugins()))
+@pytest.mark.parametrize("maxiter", [1, 4, 12])
+def test_optimizer_spends_what_the_estimate_counts(name: str, maxiter: int) -> None:
+    import numpy as np
+
+    optimizer = optimizers.plugins()[name]
+    options = optimizer.options(name=name, maxiter=maxiter)
+    bowl, reports = Bowl(3), []
+    x = optimizer.minimize(options, bowl, np.array([2.0, -1.0, 0.0]), np.random.default_rng(1),
+                           lambda i, point, evaluation: reports.append(i))
+    assert np.all(np.isfinite(x)) and x.shape == (3,)
+    assert reports == list(range(1, len(reports) + 1))  # may be empty: l_bfgs_b reports accepted steps only
+    # the estimate: at most iterations(...) calls, each of rows_per_sample(P) rows per sample
+    assert len(bowl.rows) <= optimizer.iterations(options, 3)
+    assert set(bowl.rows) == {optimizer.rows_per_sample(3)}
+
+
+def test_unknown_optimizer_names_the_known_ones() -> None:
+    from pydantic import ValidationError
+
+    from qspec.spec.models import TrainingSpec
+
+    with pytest.raises(ValidationError) as info:
+        TrainingSpec.model_validate({"optimizer": {"name": "adamw"}})
+    (error,) = info.value.errors()
+    assert error["type"] == "union_tag_invalid"
+    assert all(repr(name) in error["ctx"]["expected_tags"] for name in optimizers.plugins())
+    assert TrainingSpec().optimizer.name == "cobyla"  # the spec language's default, stated
