@@ -1,7 +1,8 @@
 """What a training run will cost, from the spec alone, before anything runs.
 
 Pure arithmetic over the spec (no qiskit, no data loaded unless a csv must be counted), so that
-``qspec plan`` can show it and enforce ``budget`` cheaply. The counts follow exactly how
+``qspec plan`` can show it and enforce ``budget`` cheaply; ``peak_memory_bytes`` gives the memory
+a training needs, from the same counts. The counts follow exactly how
 ``qspec.quantum.train`` evaluates: one parameter row per sample for gradient-free steps, ``1 + 2P``
 rows per sample for parameter-shift gradients, two rows per sample for SPSA (each optimizer
 plug-in says), and a final evaluation of the train and test splits on the declared backend.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from qspec.plan.state import Estimate
 from qspec.plugins import ansatze as ansatz_plugins
@@ -24,9 +26,6 @@ SKLEARN_CLASS_COUNTS: dict[str, tuple[int, ...]] = {
     "wine": (59, 71, 48),
     "breast_cancer": (212, 357),
 }
-
-#: Shots an ``ibm:`` or ``fake:`` run uses when the spec leaves ``shots`` null (IBM's default).
-DEFAULT_DEVICE_SHOTS = 4096
 
 #: Device time per shot on IBM hardware: the default repetition delay (250 us) plus a short circuit.
 SECONDS_PER_SHOT = 3.0e-4
@@ -82,10 +81,28 @@ def measurement_groups(labels: Sequence[str]) -> list[list[str]]:
     return [members for members, _ in groups]
 
 
-def estimate_resources(experiment: Experiment | ExperimentSpec, *,
-                       read: Callable[[str], bytes] | None = None) -> Estimate:
-    """Circuit executions, shots, QPU seconds and USD of training ``experiment`` as specified."""
-    spec = experiment.spec if isinstance(experiment, Experiment) else experiment
+@dataclass(frozen=True)
+class _Workload:
+    """How a training of the spec evaluates, as ``qspec.quantum.train`` runs it."""
+
+    n_train: int
+    n_test: int
+    rows_per_sample: int  # parameter rows per train sample per iteration
+    groups: int  # circuits per parameter row: the measurement bases a sampler runs
+    iterations: int  # primitive calls of the optimizer loop
+    assumptions: tuple[str, ...]
+
+    @property
+    def per_iteration(self) -> int:
+        return self.n_train * self.rows_per_sample * self.groups
+
+    @property
+    def final(self) -> int:
+        """Rows of the last call: the train and test splits (one row for VQE), on the declared backend."""
+        return (self.n_train + self.n_test) * self.groups
+
+
+def _workload(spec: ExperimentSpec, read: Callable[[str], bytes] | None) -> _Workload:
     assumptions: list[str] = []
     n_train, n_test, known = split_sizes(spec, read)
     if not known:
@@ -93,25 +110,29 @@ def estimate_resources(experiment: Experiment | ExperimentSpec, *,
     p = weight_count(spec)
     options = spec.training.optimizer
     optimizer = optimizer_plugins.plugins()[options.name]
-    iterations = optimizer.iterations(options, p)
-    rows_per_sample = optimizer.rows_per_sample(p)
     assumptions.extend(optimizer.assumptions)
-    backend = spec.backend
-    sampled = backend.shots is not None or backend.kind == "ibm"
     groups = 1
-    if spec.task == "vqe" and spec.hamiltonian is not None and sampled and backend.kind != "ibm":
-        # Aer's sampler measures each qubit-wise commuting group in its own circuit.
+    if spec.task == "vqe" and spec.hamiltonian is not None and spec.backend.plugin.sampled_groups(spec.backend):
+        # a sampler measures each qubit-wise commuting group in its own circuit
         groups = len(measurement_groups([lab for lab in spec.hamiltonian.terms if set(lab) != {"I"}]) or [[]])
-    per_iteration = n_train * rows_per_sample * groups
-    final = (n_train + n_test) * groups
-    circuits = per_iteration * iterations + final
-    shots_each = backend.shots
-    if shots_each is None and backend.kind == "ibm":
-        shots_each = DEFAULT_DEVICE_SHOTS
+    return _Workload(n_train, n_test, optimizer.rows_per_sample(p), groups, optimizer.iterations(options, p),
+                     tuple(assumptions))
+
+
+def estimate_resources(experiment: Experiment | ExperimentSpec, *,
+                       read: Callable[[str], bytes] | None = None) -> Estimate:
+    """Circuit executions, shots, QPU seconds and USD of training ``experiment`` as specified."""
+    spec = experiment.spec if isinstance(experiment, Experiment) else experiment
+    work = _workload(spec, read)
+    assumptions = list(work.assumptions)
+    backend = spec.backend
+    target = backend.plugin
+    circuits = work.per_iteration * work.iterations + work.final
+    shots_each = target.shots(backend)
     shots = None if shots_each is None else circuits * shots_each
-    calls = iterations + 1
+    calls = work.iterations + 1
     qpu_seconds = 0.0
-    if backend.kind == "ibm":
+    if target.hardware:
         qpu_seconds = (shots or 0) * SECONDS_PER_SHOT + calls * SECONDS_PER_JOB
         assumptions.append(f"{SECONDS_PER_SHOT * 1e6:.0f} us per shot and {SECONDS_PER_JOB:g} s per job on the device")
     return Estimate(
@@ -119,10 +140,76 @@ def estimate_resources(experiment: Experiment | ExperimentSpec, *,
         shots=shots,
         qpu_seconds=qpu_seconds,
         cost_usd=qpu_seconds * backend.price_per_second,
-        per_iteration_circuits=per_iteration,
+        per_iteration_circuits=work.per_iteration,
         primitive_calls=calls,
         assumptions=tuple(assumptions),
     )
+
+
+# --- memory -------------------------------------------------------------------------------------
+
+#: Most amplitudes the exact numpy path holds per slice of rows (2**22 complex numbers: 64 MiB).
+EXACT_CHUNK_AMPLITUDES = 2**22
+
+#: Above this many qubits a density matrix is too large; Aer then samples noise trajectories.
+DENSITY_MATRIX_MAX_QUBITS = 10
+
+#: Largest VQE problem whose exact ground state is computed (a 4096 x 4096 Hermitian matrix).
+EXACT_GROUND_MAX_QUBITS = 12
+
+#: Bytes of one complex128 amplitude.
+AMPLITUDE_BYTES = 16
+
+#: Aer's own memory around the states (the simulator, its buffers), a rough figure.
+AER_OVERHEAD_BYTES = 256 * 2**20
+
+
+def aer_method(qubits: int, *, noisy: bool) -> str:
+    """Aer's simulation method: a density matrix for noise while it is small enough."""
+    if not noisy:
+        return "statevector"
+    return "density_matrix" if qubits <= DENSITY_MATRIX_MAX_QUBITS else "automatic"
+
+
+def state_bytes(qubits: int, method: str) -> int:
+    """One simulated state: 2**n amplitudes, or 4**n for a density matrix."""
+    return AMPLITUDE_BYTES * (4 if method == "density_matrix" else 2) ** qubits
+
+
+def aer_bytes(qubits: int, rows: int, *, method: str, shots: int | None) -> int:
+    """One Aer call over ``rows`` parameter rows: a state per row (Aer may run every row as a
+    parallel experiment, so this bounds it), the measured bits of each shot, and Aer's overhead."""
+    bits = 0 if shots is None else rows * shots * math.ceil(qubits / 8)
+    return AER_OVERHEAD_BYTES + rows * state_bytes(qubits, method) + bits
+
+
+def exact_path_bytes(qubits: int, rows: int, samples: int) -> int:
+    """The numpy statevector path: every sample's encoded state, and rows in slices of at most
+    ``EXACT_CHUNK_AMPLITUDES`` amplitudes, each held about three times (input, output, a gate's copy)."""
+    dim = 2**qubits
+    in_flight = min(rows, max(1, EXACT_CHUNK_AMPLITUDES // dim))
+    return AMPLITUDE_BYTES * dim * (samples + 3 * in_flight)
+
+
+def peak_memory_bytes(experiment: Experiment | ExperimentSpec, *, read: Callable[[str], bytes] | None = None) -> int:
+    """The most memory a training of ``experiment`` holds at once, in bytes, from the spec alone.
+
+    A rough upper bound: the larger of an optimizer call (on the numpy path when the target lets
+    it train there) and the final call on the declared target, and, for VQE problems small enough
+    to be diagonalised, the dense Hamiltonian with its eigenvectors.
+    """
+    spec = experiment.spec if isinstance(experiment, Experiment) else experiment
+    work = _workload(spec, read)
+    backend, qubits = spec.backend, spec.circuit.qubits
+    target = backend.plugin
+    if target.exact(backend):
+        training = exact_path_bytes(qubits, work.n_train * work.rows_per_sample, work.n_train)
+    else:
+        training = target.peak_memory_bytes(backend, qubits, work.per_iteration)
+    peak = max(training, target.peak_memory_bytes(backend, qubits, work.final))
+    if spec.task == "vqe" and qubits <= EXACT_GROUND_MAX_QUBITS:
+        peak = max(peak, 3 * AMPLITUDE_BYTES * 4**qubits)  # the matrix, its eigenvectors, LAPACK's work
+    return peak
 
 
 def _csv_rows(path: str, content: bytes, data: DataSpec) -> int:

@@ -28,13 +28,10 @@ from qspec.quantum.backends import Evaluator, ExactEvaluator, make_evaluator, op
 from qspec.quantum.backends import calibration as device_calibration
 from qspec.quantum.circuits import Circuits, angle_range, build_circuits
 from qspec.quantum.data import Split, fit_baseline, load_dataset, split_dataset
-from qspec.quantum.estimate import estimate_resources
+from qspec.quantum.estimate import EXACT_GROUND_MAX_QUBITS, estimate_resources
 from qspec.quantum.optimizers import Evaluation, minimize
 from qspec.quantum.result import DeviceInfo, IterationRecord, ProgressCallback, TrainingResult
 from qspec.spec.models import Experiment
-
-#: Largest VQE problem whose exact ground state is computed (a 4096 x 4096 Hermitian matrix).
-EXACT_GROUND_MAX_QUBITS = 12
 
 #: Probabilities are clipped away from 0 and 1 so the cross-entropy stays finite.
 PROBABILITY_FLOOR = 1e-10

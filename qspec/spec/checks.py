@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 from qspec.errors import Problem
 from qspec.plugins import feature_maps as feature_map_plugins
-from qspec.spec.devices import FAKE_DEVICES
 from qspec.spec.models import METRICS_BY_TASK, MONITOR_METRICS, SKLEARN_DATASETS, Experiment
 
 if TYPE_CHECKING:
@@ -90,20 +89,7 @@ def check_experiment(experiment: Experiment) -> list[Finding]:
                             f"write one letter per qubit, or set qubits: {len(label)}"))
                 break
 
-    backend = spec.backend
-    if backend.noise is not None and backend.kind != "aer":
-        out.append((("spec", "backend", "noise"), f"a noise block applies to target aer only, not {backend.target}",
-                    "fake devices carry their own noise and IBM hardware is real: remove noise"))
-    if backend.kind == "ibm" and backend.shots is None:
-        out.append((("spec", "backend", "shots"), "real hardware samples: shots cannot be null on ibm targets",
-                    "set shots, e.g. shots: 4096"))
-    device = backend.device if backend.kind == "fake" else None
-    if backend.noise is not None and backend.noise.from_device is not None:
-        device = backend.noise.from_device
-    if device is not None and circuit.qubits > FAKE_DEVICES[device]:
-        out.append((("spec", "circuit", "qubits"),
-                    f"the circuit needs {circuit.qubits} qubits, fake:{device} has {FAKE_DEVICES[device]}",
-                    "pick a larger device or fewer qubits"))
+    out.extend(spec.backend.plugin.check(spec))
     return out
 
 

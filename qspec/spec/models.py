@@ -42,10 +42,6 @@ SKLEARN_DATASETS: dict[str, tuple[int, tuple[str, ...]]] = {
     "breast_cancer": (30, ("malignant", "benign")),
 }
 
-#: USD per QPU second assumed for ``ibm:`` targets when the spec names no price
-#: (IBM Quantum's pay-as-you-go list price, 96 USD a minute).
-DEFAULT_IBM_PRICE_PER_SECOND = 1.6
-
 # --- base: what plug-in modules may import (all defined before the plug-in tables are read) ---
 
 StrictInt = Annotated[int, Field(strict=True)]
@@ -89,7 +85,9 @@ def fake_device(device: str) -> str:
 from qspec.plugins import ansatze as ansatz_plugins  # noqa: E402
 from qspec.plugins import feature_maps as feature_map_plugins  # noqa: E402
 from qspec.plugins import optimizers as optimizer_plugins  # noqa: E402
+from qspec.plugins import targets as target_plugins  # noqa: E402
 from qspec.plugins.optimizers import OptimizerOptions  # noqa: E402
+from qspec.plugins.targets import Target  # noqa: E402
 
 if TYPE_CHECKING:
     AnsatzType = str
@@ -287,35 +285,27 @@ class BackendSpec(SpecModel):
     @field_validator("target")
     @classmethod
     def _target(cls, value: str) -> str:
-        if value == "aer":
-            return value
-        if value.startswith("fake:"):
-            return "fake:" + fake_device(value.removeprefix("fake:"))
-        if value.startswith("ibm:"):
-            device = value.removeprefix("ibm:")
-            if not re.match(r"^ibm_[a-z0-9_]+$", device):
-                raise spec_error(
-                    f"{device!r} is not an IBM Quantum device name", "IBM devices are named like ibm_torino"
-                )
-            return value
-        raise spec_error(
-            f"unknown backend target {value!r}",
-            "use aer, fake:<device> (e.g. fake:manila) or ibm:<device> (e.g. ibm:ibm_torino)",
-        )
+        return target_plugins.parse(value)
 
     @property
-    def kind(self) -> Literal["aer", "fake", "ibm"]:
-        return "aer" if self.target == "aer" else "fake" if self.target.startswith("fake:") else "ibm"
+    def plugin(self) -> Target:
+        """The target plug-in that runs this backend (``qspec.plugins.targets``)."""
+        return target_plugins.target_of(self.target)
+
+    @property
+    def kind(self) -> str:
+        """The target's kind: ``aer``, ``fake``, ``ibm``, ... (the plug-in's name)."""
+        return self.plugin.name
 
     @property
     def device(self) -> str | None:
-        return None if self.target == "aer" else self.target.split(":", 1)[1]
+        return self.plugin.device(self.target)
 
     @property
     def price_per_second(self) -> float:
         if self.price_per_second_usd is not None:
             return self.price_per_second_usd
-        return DEFAULT_IBM_PRICE_PER_SECOND if self.kind == "ibm" else 0.0
+        return self.plugin.default_price_per_second
 
 
 class TrainingSpec(SpecModel):

@@ -13,7 +13,7 @@ import pytest
 
 import qspec.plugins
 
-PACKAGES = ("ansatze", "feature_maps", "optimizers")
+PACKAGES = ("ansatze", "feature_maps", "optimizers", "targets")
 HEAVY = ("qiskit", "qiskit_aer", "qiskit_ibm_runtime", "mlflow", "sklearn", "scipy", "numpy")
 #: What a plug-in may not import even inside a function: the layers above the engine, and their tools.
 FORBIDDEN = ("qspec.tracking", "qspec.registry", "qspec.api", "qspec.cli", "mlflow", "git")

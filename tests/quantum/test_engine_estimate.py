@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from qspec.plan.state import Estimate
+from qspec.plugins.targets.ibm import DEFAULT_IBM_PRICE_PER_SECOND
 from qspec.quantum import estimate_resources, train
 from qspec.quantum.estimate import SECONDS_PER_JOB, SECONDS_PER_SHOT, measurement_groups
-from qspec.spec.models import DEFAULT_IBM_PRICE_PER_SECOND, Experiment
+from qspec.spec.models import Experiment
 
 
 def test_iris_estimate(examples: dict[str, Experiment]) -> None:
