@@ -311,17 +311,30 @@ class EstimatorEvaluator(_PrimitiveEvaluator):
         return np.asarray(result[0].data.evs, dtype=float).reshape(len(values))
 
 
-def readout_confusion(noise_model: Any, qubit: int) -> tuple[float, float] | None:
-    """(P(read 1 | 0), P(read 0 | 1)) of one physical qubit in ``noise_model``, or None without one."""
-    if noise_model is None:
-        return None
-    error = getattr(noise_model, "_local_readout_errors", {}).get((qubit,))
-    if error is None:
-        error = getattr(noise_model, "_default_readout_error", None)
-    if error is None:
-        return None
-    probabilities = np.asarray(error.probabilities, dtype=float)
-    return float(probabilities[0, 1]), float(probabilities[1, 0])
+#: (P(read 1 | 0), P(read 0 | 1)) of one qubit's measurement.
+Confusion = tuple[float, float]
+
+
+def readout_confusions(noise_model: Any) -> tuple[dict[int, Confusion], Confusion | None]:
+    """The single-qubit readout errors of a noise model: per physical qubit, and the all-qubit default.
+
+    Read from ``NoiseModel.to_dict()`` (its ``roerror`` entries, with ``gate_qubits`` when local):
+    the public form of what Aer applies, rather than its private attributes.
+    """
+    local: dict[int, Confusion] = {}
+    default: Confusion | None = None
+    for error in noise_model.to_dict()["errors"]:
+        if error["type"] != "roerror":
+            continue
+        probabilities = np.asarray(error["probabilities"], dtype=float)
+        if probabilities.shape != (2, 2):
+            continue  # a correlated multi-qubit readout error: not a per-qubit confusion
+        confusion = (float(probabilities[0, 1]), float(probabilities[1, 0]))
+        if "gate_qubits" not in error:
+            default = confusion
+        for qubits in error.get("gate_qubits", []):
+            local[int(qubits[0])] = confusion
+    return local, default
 
 
 def with_readout_error(observable: SparsePauliOp, noise_model: Any) -> SparsePauliOp:
@@ -335,6 +348,7 @@ def with_readout_error(observable: SparsePauliOp, noise_model: Any) -> SparsePau
     """
     if noise_model is None:
         return observable
+    local, default = readout_confusions(noise_model)
     n = observable.num_qubits
     terms: list[SparsePauliOp] = []
     for pauli, coeff in zip(observable.paulis, observable.coeffs, strict=True):
@@ -342,7 +356,7 @@ def with_readout_error(observable: SparsePauliOp, noise_model: Any) -> SparsePau
         label = pauli.to_label()  # qubit 0 is the rightmost letter
         for q in range(n):
             letter = label[n - 1 - q]
-            confusion = readout_confusion(noise_model, q)
+            confusion = local.get(q, default)
             if letter == "I" or confusion is None:
                 continue
             p01, p10 = confusion
