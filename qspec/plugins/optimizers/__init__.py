@@ -51,6 +51,24 @@ def parameter_shift_rows(weights: int) -> int:
     return 1 + 2 * weights
 
 
+def reported_loss(objective: Objective, report: Report) -> Callable[[np.ndarray], float]:
+    """The loss as a function of one point, for scipy's gradient-free methods: each call is one
+    evaluation and one reported iteration."""
+    import numpy as np
+
+    count = 0
+
+    def fun(x: np.ndarray) -> float:
+        nonlocal count
+        point = np.asarray(x, dtype=float)
+        (evaluation,) = objective.evaluate(point[None, :], gradient=False)
+        count += 1
+        report(count, point, evaluation)
+        return evaluation.loss
+
+    return fun
+
+
 @dataclass(frozen=True)
 class Optimizer:
     name: str

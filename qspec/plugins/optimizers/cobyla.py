@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from qspec.plugins.optimizers import Optimizer, OptimizerOptions, one_row
+from qspec.plugins.optimizers import Optimizer, OptimizerOptions, one_row, reported_loss
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,18 +31,9 @@ def minimize(options: CobylaOptions, objective: Objective, x0: np.ndarray, rng: 
     import numpy as np
     from scipy.optimize import minimize as scipy_minimize
 
-    count = 0
-
-    def fun(x: np.ndarray) -> float:
-        nonlocal count
-        (evaluation,) = objective.evaluate(np.asarray(x, dtype=float)[None, :], gradient=False)
-        count += 1
-        report(count, np.asarray(x, dtype=float), evaluation)
-        return evaluation.loss
-
     maxiter = PLUGIN.iterations(options, len(x0))
-    result = scipy_minimize(fun, np.array(x0, dtype=float), method="COBYLA", tol=options.tol,
-                            options={"maxiter": maxiter, "rhobeg": options.rhobeg})
+    result = scipy_minimize(reported_loss(objective, report), np.array(x0, dtype=float), method="COBYLA",
+                            tol=options.tol, options={"maxiter": maxiter, "rhobeg": options.rhobeg})
     return np.asarray(result.x, dtype=float)
 
 
