@@ -176,11 +176,15 @@ def state_bytes(qubits: int, method: str) -> int:
     return AMPLITUDE_BYTES * (4 if method == "density_matrix" else 2) ** qubits
 
 
+def sample_bytes(qubits: int, rows: int, shots: int | None) -> int:
+    """The measured bits of every shot of ``rows`` rows, packed (none for exact values)."""
+    return 0 if shots is None else rows * shots * math.ceil(qubits / 8)
+
+
 def aer_bytes(qubits: int, rows: int, *, method: str, shots: int | None) -> int:
     """One Aer call over ``rows`` parameter rows: a state per row (Aer may run every row as a
     parallel experiment, so this bounds it), the measured bits of each shot, and Aer's overhead."""
-    bits = 0 if shots is None else rows * shots * math.ceil(qubits / 8)
-    return AER_OVERHEAD_BYTES + rows * state_bytes(qubits, method) + bits
+    return AER_OVERHEAD_BYTES + rows * state_bytes(qubits, method) + sample_bytes(qubits, rows, shots)
 
 
 def exact_path_bytes(qubits: int, rows: int, samples: int) -> int:
