@@ -17,6 +17,7 @@ it inside the functions that run circuits.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from qspec.plugins import discover
@@ -36,10 +37,18 @@ Finding = tuple[tuple[str | int, ...], str, str | None]
 
 @runtime_checkable
 class Target(Protocol):
-    name: str  # the kind: ``backend.target`` up to the first ':'
-    usage: str  # how a target of this kind is written, for hints: "fake:<device> (e.g. fake:manila)"
-    hardware: bool  # a real device: billed by QPU time, tagged quantum.type=hardware
-    default_price_per_second: float  # USD per QPU second when the spec names no price
+    @property
+    def name(self) -> str: ...  # the kind: ``backend.target`` up to the first ':'
+    @property
+    def usage(self) -> str: ...  # how a target of this kind is written, for hints: "fake:<device> (e.g. ...)"
+    @property
+    def provider(self) -> str: ...  # who runs the circuits: the quantum.provider run tag and DeviceInfo's
+    @property
+    def simulator(self) -> str | None: ...  # the quantum.device run tag when the target names no device
+    @property
+    def hardware(self) -> bool: ...  # a real device: billed by QPU time, tagged quantum.type=hardware
+    @property
+    def default_price_per_second(self) -> float: ...  # USD per QPU second when the spec names no price
 
     def parse(self, target: str) -> str:
         """The normalized target string; raises ``spec_error`` with a hint when it is not valid."""
@@ -47,10 +56,6 @@ class Target(Protocol):
 
     def device(self, target: str) -> str | None:
         """The device a (normalized) target string names, or None."""
-        ...
-
-    def run_tags(self, backend: BackendSpec) -> dict[str, str]:
-        """``quantum.provider``, ``quantum.device`` and ``quantum.type`` of a run on this target."""
         ...
 
     def check(self, spec: ExperimentSpec) -> list[Finding]:
@@ -86,13 +91,17 @@ class Target(Protocol):
         ...
 
 
+@dataclass(frozen=True)
 class Simulator:
-    """Defaults of a target that simulates locally: free, no account, sampling only with shots."""
+    """A target that simulates locally: free, no account, sampling only with shots. A plug-in
+    subclasses it for its behaviour and states what it is when it makes its ``PLUGIN``."""
 
     name: str
     usage: str
-    hardware = False
-    default_price_per_second = 0.0
+    provider: str
+    simulator: str | None = None
+    hardware: bool = False
+    default_price_per_second: float = 0.0
 
     def parse(self, target: str) -> str:
         if target != self.name:
@@ -138,17 +147,17 @@ def parse(value: str) -> str:
 
 def run_tags(backend: BackendSpec) -> dict[str, str]:
     """The ``quantum.provider``, ``quantum.device`` and ``quantum.type`` tags of a run on ``backend``."""
-    return backend.plugin.run_tags(backend)
+    plugin = backend.plugin
+    device = plugin.device(backend.target) or plugin.simulator
+    if device is None:
+        raise ValueError(f"target {backend.target!r} names no device and its plug-in no simulator")
+    return {"quantum.provider": plugin.provider, "quantum.device": device,
+            "quantum.type": "hardware" if plugin.hardware else "simulator"}
 
 
 def check_credentials(backend: BackendSpec) -> None:
     """Raise ``BackendError`` when ``backend`` needs an account that is not configured."""
     backend.plugin.check_credentials()
-
-
-def tags(provider: str, device: str, *, hardware: bool) -> dict[str, str]:
-    return {"quantum.provider": provider, "quantum.device": device,
-            "quantum.type": "hardware" if hardware else "simulator"}
 
 
 def unknown_target(value: str) -> PydanticCustomError:

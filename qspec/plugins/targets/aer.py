@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from qspec.plugins.targets import Simulator, aer_peak_bytes, device_fits, tags
+from qspec.plugins.targets import Simulator, aer_peak_bytes, device_fits
 
 if TYPE_CHECKING:
     from qspec.plugins.targets import Finding
@@ -19,12 +19,6 @@ if TYPE_CHECKING:
 
 
 class Aer(Simulator):
-    name = "aer"
-    usage = "aer"
-
-    def run_tags(self, backend: BackendSpec) -> dict[str, str]:
-        return tags("aer", "aer_simulator", hardware=False)
-
     def check(self, spec: ExperimentSpec) -> list[Finding]:
         noise = spec.backend.noise
         return device_fits(spec, noise.from_device) if noise is not None and noise.from_device else []
@@ -38,7 +32,7 @@ class Aer(Simulator):
         if backend.noise is None:
             return backends.ideal_aer_backend(backend)
         if backend.noise.from_device is not None:
-            return backends.device_noise_backend(backend, qubits, backend.noise.from_device, provider="aer")
+            return backends.device_noise_backend(backend, qubits, backend.noise.from_device, provider=self.provider)
         return backends.custom_noise_backend(backend, qubits)
 
     def evaluator(self, backend: Backend, circuits: Circuits) -> Evaluator:
@@ -50,4 +44,4 @@ class Aer(Simulator):
         return aer_peak_bytes(backend, qubits, rows, noisy=backend.noise is not None)
 
 
-PLUGIN = Aer()
+PLUGIN = Aer(name="aer", usage="aer", provider="aer", simulator="aer_simulator")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from qspec.plugins.targets import Simulator, aer_peak_bytes, device_fits, device_part, refuse_noise, tags
+from qspec.plugins.targets import Simulator, aer_peak_bytes, device_fits, device_part, refuse_noise
 from qspec.spec.models import fake_device
 
 if TYPE_CHECKING:
@@ -19,17 +19,11 @@ if TYPE_CHECKING:
 
 
 class Fake(Simulator):
-    name = "fake"
-    usage = "fake:<device> (e.g. fake:manila)"
-
     def parse(self, target: str) -> str:
         return "fake:" + fake_device(device_part(target))
 
     def device(self, target: str) -> str | None:
         return target.removeprefix("fake:")
-
-    def run_tags(self, backend: BackendSpec) -> dict[str, str]:
-        return tags("ibm-fake", self._device(backend), hardware=False)
 
     def check(self, spec: ExperimentSpec) -> list[Finding]:
         return [*refuse_noise(spec, "fake devices carry their own noise and IBM hardware is real: remove noise"),
@@ -38,7 +32,7 @@ class Fake(Simulator):
     def open(self, backend: BackendSpec, qubits: int) -> Backend:
         from qspec.quantum.backends import device_noise_backend
 
-        return device_noise_backend(backend, qubits, self._device(backend), provider="ibm-fake")
+        return device_noise_backend(backend, qubits, self._device(backend), provider=self.provider)
 
     def evaluator(self, backend: Backend, circuits: Circuits) -> Evaluator:
         from qspec.quantum.backends import aer_evaluator
@@ -52,4 +46,4 @@ class Fake(Simulator):
         return backend.target.removeprefix("fake:")
 
 
-PLUGIN = Fake()
+PLUGIN = Fake(name="fake", usage="fake:<device> (e.g. fake:manila)", provider="ibm-fake")

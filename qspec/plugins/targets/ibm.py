@@ -12,7 +12,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from qspec.errors import BackendError
-from qspec.plugins.targets import device_part, refuse_noise, tags
+from qspec.plugins.targets import device_part, refuse_noise
 from qspec.spec.models import spec_error
 
 if TYPE_CHECKING:
@@ -41,6 +41,8 @@ ACCOUNT_HINT = ("export QISKIT_IBM_TOKEN=<your IBM Quantum API key>, or save an 
 class Ibm:
     name = "ibm"
     usage = "ibm:<device> (e.g. ibm:ibm_torino)"
+    provider = "ibm"
+    simulator = None
     hardware = True
     default_price_per_second = DEFAULT_IBM_PRICE_PER_SECOND
 
@@ -52,9 +54,6 @@ class Ibm:
 
     def device(self, target: str) -> str | None:
         return target.removeprefix("ibm:")
-
-    def run_tags(self, backend: BackendSpec) -> dict[str, str]:
-        return tags("ibm", backend.target.removeprefix("ibm:"), hardware=True)
 
     def check(self, spec: ExperimentSpec) -> list[Finding]:
         out = refuse_noise(spec, "fake devices carry their own noise and IBM hardware is real: remove noise")
@@ -96,7 +95,7 @@ class Ibm:
         except Exception as exc:
             raise BackendError(f"IBM Quantum has no device {name!r} for this account: {exc}",
                                hint="list yours with QiskitRuntimeService().backends()") from exc
-        info = DeviceInfo(backend.target, "ibm", name, False, calibration=calibration(device))
+        info = DeviceInfo(backend.target, self.provider, name, False, calibration=calibration(device))
         return Backend(backend, info, device, device, None)
 
     def evaluator(self, backend: Backend, circuits: Circuits) -> Evaluator:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from qspec.plugins.targets import Simulator, refuse_noise, tags
+from qspec.plugins.targets import Simulator, refuse_noise
 
 if TYPE_CHECKING:
     from qspec.plugins.targets import Finding
@@ -27,12 +27,6 @@ OVERHEAD_BYTES = 128 * 2**20
 
 
 class StatevectorTarget(Simulator):
-    name = "statevector"
-    usage = "statevector"
-
-    def run_tags(self, backend: BackendSpec) -> dict[str, str]:
-        return tags("qiskit", "statevector", hardware=False)
-
     def check(self, spec: ExperimentSpec) -> list[Finding]:
         return refuse_noise(spec, "the statevector reference simulator is noiseless: remove noise, or use target: aer")
 
@@ -43,7 +37,7 @@ class StatevectorTarget(Simulator):
         from qspec.quantum.backends import Backend
         from qspec.quantum.result import DeviceInfo
 
-        return Backend(backend, DeviceInfo(backend.target, "qiskit", None, True), None, None, None, logical=True)
+        return Backend(backend, DeviceInfo(backend.target, self.provider, None, True), None, None, None, logical=True)
 
     def evaluator(self, backend: Backend, circuits: Circuits) -> Evaluator:
         from qiskit.primitives import StatevectorEstimator, StatevectorSampler
@@ -66,4 +60,4 @@ class StatevectorTarget(Simulator):
                 + sample_bytes(qubits, rows, backend.shots))
 
 
-PLUGIN = StatevectorTarget()
+PLUGIN = StatevectorTarget(name="statevector", usage="statevector", provider="qiskit", simulator="statevector")
