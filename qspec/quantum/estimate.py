@@ -173,7 +173,7 @@ def aer_method(qubits: int, *, noisy: bool) -> str:
 
 def state_bytes(qubits: int, method: str) -> int:
     """One simulated state: 2**n amplitudes, or 4**n for a density matrix."""
-    return AMPLITUDE_BYTES * (4 if method == "density_matrix" else 2) ** qubits
+    return AMPLITUDE_BYTES << (2 * qubits if method == "density_matrix" else qubits)
 
 
 def sample_bytes(qubits: int, rows: int, shots: int | None) -> int:
@@ -190,7 +190,7 @@ def aer_bytes(qubits: int, rows: int, *, method: str, shots: int | None) -> int:
 def exact_path_bytes(qubits: int, rows: int, samples: int) -> int:
     """The numpy statevector path: every sample's encoded state, and rows in slices of at most
     ``EXACT_CHUNK_AMPLITUDES`` amplitudes, each held about three times (input, output, a gate's copy)."""
-    dim = 2**qubits
+    dim = 1 << qubits
     in_flight = min(rows, max(1, EXACT_CHUNK_AMPLITUDES // dim))
     return AMPLITUDE_BYTES * dim * (samples + 3 * in_flight)
 
@@ -212,7 +212,8 @@ def peak_memory_bytes(experiment: Experiment | ExperimentSpec, *, read: Callable
         training = target.peak_memory_bytes(backend, qubits, work.per_iteration)
     peak = max(training, target.peak_memory_bytes(backend, qubits, work.final))
     if spec.task == "vqe" and qubits <= EXACT_GROUND_MAX_QUBITS:
-        peak = max(peak, 3 * AMPLITUDE_BYTES * 4**qubits)  # the matrix, its eigenvectors, LAPACK's work
+        # the dense Hamiltonian (a 4**n matrix, like a density matrix), its eigenvectors, LAPACK's work
+        peak = max(peak, 3 * state_bytes(qubits, "density_matrix"))
     return peak
 
 

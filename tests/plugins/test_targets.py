@@ -110,3 +110,6 @@ def test_peak_memory_follows_states_and_rows() -> None:
     assert aer_bytes(12, 1, method="automatic", shots=None) < peak_memory_bytes(big)  # trajectories: 2**n each
     hardware = spec({"target": "ibm:ibm_torino", "shots": 100})
     assert peak_memory_bytes(hardware) < AER_OVERHEAD_BYTES
+    vqe = ExperimentSpec.model_validate({"task": "vqe", "hamiltonian": {"terms": {"Z" * 12: 1.0}},
+                                         "circuit": {"qubits": 12, "ansatz": {"type": "real_amplitudes"}}})
+    assert peak_memory_bytes(vqe) == 3 * 16 * 4**12  # the exact ground state: a dense 4096 x 4096 matrix
