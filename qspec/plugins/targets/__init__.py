@@ -182,7 +182,7 @@ def refuse_noise(spec: ExperimentSpec, hint: str) -> list[Finding]:
 
 
 def device_fits(spec: ExperimentSpec, device: str) -> list[Finding]:
-    """The circuit's qubits against a fake device's (its snapshot's noise covers its qubits only)."""
+    """The circuit's qubits against a fake device's: a larger circuit cannot be laid out on it."""
     qubits, available = spec.circuit.qubits, FAKE_DEVICES[device]
     if qubits <= available:
         return []
