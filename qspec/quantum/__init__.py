@@ -4,8 +4,8 @@ Turns a validated ``Experiment`` into circuits, trains them on the declared back
 plain records (``qspec.quantum.result``); it never logs to MLflow. Importing this package is
 cheap: qiskit is imported by the submodules that need it, when they are used.
 
-    train(experiment, *, root=None, read=None, progress=None) -> TrainingResult
-    estimate_resources(experiment, *, read=None) -> ResourceEstimate
+    train(experiment, *, root=None, read=None, progress=None, estimate=None) -> TrainingResult
+    estimate_resources(experiment, *, read=None) -> qspec.plan.state.Estimate
     predict_classifier(circuit_or_qpy, parameters, preprocessing, raw_rows, *, shots=None, seed=None)
     predict_energy(circuit_or_qpy, parameters, hamiltonian, *, constant=0.0, shots=None, seed=None)
 """
@@ -21,7 +21,6 @@ from qspec.quantum.result import (
     IterationRecord,
     Preprocessing,
     ProgressCallback,
-    ResourceEstimate,
     TrainingResult,
 )
 
@@ -35,7 +34,6 @@ __all__ = [
     "IterationRecord",
     "Preprocessing",
     "ProgressCallback",
-    "ResourceEstimate",
     "TrainingResult",
     "estimate_resources",
     "predict_classifier",

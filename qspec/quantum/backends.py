@@ -1,17 +1,17 @@
-"""Backends behind one small interface: where circuits run and how expectation values come back.
+"""The machinery every backend target shares: evaluators, Aer backends, noise models, calibration.
 
-Owns the ``backend`` block of a spec: ``aer`` (exact or sampled, with noise from the spec or from a
-device snapshot), ``fake:<device>`` (qiskit-ibm-runtime's calibration snapshots, transpiled to the
-device and simulated locally with its noise) and ``ibm:<device>`` (the real service). Each gives an
-``Evaluator`` whose single method evaluates <O> for a whole array of (sample, weights) rows in one
-primitive call; the circuit is transpiled once, when the evaluator is made.
+A target (``qspec.plugins.targets``: ``aer``, ``fake:<device>``, ``ibm:<device>``, ...) opens a
+``Backend`` and makes an ``Evaluator`` from the parts here; ``open_backend`` and
+``make_evaluator`` dispatch to the spec's target. An evaluator's single method evaluates <O> for
+a whole array of (sample, weights) rows in one primitive call; the circuit is transpiled once,
+when the evaluator is made.
 
-Called by ``qspec.quantum.train`` and ``qspec.quantum.predict``.
+Called by ``qspec.quantum.train``, ``qspec.quantum.predict`` and the target plug-ins.
 """
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -21,19 +21,13 @@ from qiskit.quantum_info import Pauli, SparsePauliOp
 
 from qspec.errors import BackendError
 from qspec.quantum.circuits import Circuits
-from qspec.quantum.estimate import DEFAULT_DEVICE_SHOTS, measurement_groups
+from qspec.quantum.estimate import EXACT_CHUNK_AMPLITUDES, aer_method, measurement_groups
 from qspec.quantum.result import DeviceInfo
 from qspec.quantum.simulate import StatevectorBatch, expectation_values
 from qspec.spec.models import BackendSpec
 
-#: Most amplitudes the exact path holds at once (2**22 complex numbers: 64 MiB).
-EXACT_CHUNK_AMPLITUDES = 2**22
-
 # Aer runs the rows of one call as parallel experiments (max_parallel_experiments=0: all cores);
 # each experiment's seed derives from seed_simulator and its index, so results stay repeatable.
-
-#: Above this many qubits a density matrix is too large; Aer then samples noise trajectories.
-DENSITY_MATRIX_MAX_QUBITS = 10
 
 
 class Evaluator(Protocol):
@@ -56,15 +50,27 @@ class Backend:
 
     spec: BackendSpec
     info: DeviceInfo
-    runner: Any  # an AerSimulator, or an IBM backend
+    runner: Any  # an AerSimulator, or an IBM backend; None for primitives that need none
     target_backend: Any | None  # the device the circuits are transpiled for (None: Aer's own gates)
     noise_model: Any | None
     basis_gates: list[str] | None = None
+    logical: bool = False  # run the circuits as built: the primitives take any gate (no transpiler)
 
     @property
     def exact(self) -> bool:
         """Noiseless exact expectation values: the numpy statevector path may train."""
-        return self.spec.kind == "aer" and self.spec.shots is None and self.noise_model is None
+        return self.spec.plugin.exact(self.spec)
+
+    @property
+    def shots(self) -> int | None:
+        """Shots per circuit execution on this target; None: exact expectation values."""
+        return self.spec.plugin.shots(self.spec)
+
+    def transpile(self, circuits: Any) -> Any:
+        """The ISA circuit(s) of ``circuits`` (a circuit or a list), or ``circuits`` as built when logical."""
+        if self.logical:
+            return circuits
+        return self.pass_manager().run(circuits)
 
     def pass_manager(self) -> Any:
         from qiskit.transpiler import generate_preset_pass_manager
@@ -79,46 +85,62 @@ class Backend:
 
 def open_backend(spec: BackendSpec, qubits: int) -> Backend:
     """Configure the backend a spec declares (no circuit runs yet)."""
-    if spec.kind == "ibm":
-        return _ibm_backend(spec)
+    return spec.plugin.open(spec, qubits)
+
+
+def make_evaluator(backend: Backend, circuits: Circuits) -> Evaluator:
+    """The evaluator of the declared backend, as its target makes it."""
+    return backend.spec.plugin.evaluator(backend, circuits)
+
+
+# --- Aer ------------------------------------------------------------------------------------------
+
+
+def ideal_aer_backend(spec: BackendSpec) -> Backend:
+    """Aer's statevector simulator, noiseless."""
     from qiskit_aer import AerSimulator
 
-    exact_noisy = spec.shots is None
-    method = "density_matrix" if qubits <= DENSITY_MATRIX_MAX_QUBITS else "automatic"
-    device_name = spec.device if spec.kind == "fake" else (spec.noise.from_device if spec.noise else None)
-    if device_name is not None:
-        from qiskit_aer.noise import NoiseModel
-
-        device = fake_backend(device_name)
-        noise_model = NoiseModel.from_backend(device)
-        runner = AerSimulator.from_backend(device, method=method, seed_simulator=spec.seed,
-                                           max_parallel_experiments=0)
-        info = DeviceInfo(
-            target=spec.target,
-            provider="ibm-fake" if spec.kind == "fake" else "aer",
-            device=device_name,
-            simulator=True,
-            noise={"kind": "device", "from_device": device_name, "model": _noise_summary(noise_model),
-                   "exact": exact_noisy},
-            calibration=calibration(device),
-        )
-        return Backend(spec, info, runner, device, noise_model)
-    if spec.noise is not None:
-        noise_model = custom_noise_model(spec.noise.depolarizing, spec.noise.readout)
-        runner = AerSimulator(noise_model=noise_model, method=method, seed_simulator=spec.seed,
-                              max_parallel_experiments=0)
-        info = DeviceInfo(spec.target, "aer", None, True,
-                          noise={"kind": "custom", "depolarizing": spec.noise.depolarizing,
-                                 "readout": spec.noise.readout, "model": _noise_summary(noise_model)})
-        return Backend(spec, info, runner, None, noise_model, basis_gates=list(noise_model.basis_gates))
     runner = AerSimulator(method="statevector", seed_simulator=spec.seed)
     return Backend(spec, DeviceInfo(spec.target, "aer", None, True), runner, None, None)
 
 
-def make_evaluator(backend: Backend, circuits: Circuits) -> Evaluator:
-    """The evaluator of the declared backend: Aer's estimator (exact), Aer's sampler (shots) or IBM."""
-    if backend.spec.kind == "ibm":
-        return IbmEvaluator(backend, circuits)
+def device_noise_backend(spec: BackendSpec, qubits: int, device_name: str, *, provider: str) -> Backend:
+    """Aer with a device snapshot's noise model, transpiling to the device; ``provider`` is the record's."""
+    from qiskit_aer import AerSimulator
+    from qiskit_aer.noise import NoiseModel
+
+    device = fake_backend(device_name)
+    noise_model = NoiseModel.from_backend(device)
+    runner = AerSimulator.from_backend(device, method=aer_method(qubits, noisy=True), seed_simulator=spec.seed,
+                                       max_parallel_experiments=0)
+    info = DeviceInfo(
+        target=spec.target,
+        provider=provider,
+        device=device_name,
+        simulator=True,
+        noise={"kind": "device", "from_device": device_name, "model": _noise_summary(noise_model),
+               "exact": spec.shots is None},
+        calibration=calibration(device),
+    )
+    return Backend(spec, info, runner, device, noise_model)
+
+
+def custom_noise_backend(spec: BackendSpec, qubits: int) -> Backend:
+    """Aer with the spec's depolarizing and readout rates."""
+    from qiskit_aer import AerSimulator
+
+    assert spec.noise is not None
+    noise_model = custom_noise_model(spec.noise.depolarizing, spec.noise.readout)
+    runner = AerSimulator(noise_model=noise_model, method=aer_method(qubits, noisy=True), seed_simulator=spec.seed,
+                          max_parallel_experiments=0)
+    info = DeviceInfo(spec.target, "aer", None, True,
+                      noise={"kind": "custom", "depolarizing": spec.noise.depolarizing,
+                             "readout": spec.noise.readout, "model": _noise_summary(noise_model)})
+    return Backend(spec, info, runner, None, noise_model, basis_gates=list(noise_model.basis_gates))
+
+
+def aer_evaluator(backend: Backend, circuits: Circuits) -> Evaluator:
+    """Aer's estimator (exact, ``shots: null``) or Aer's sampler (shots)."""
     if backend.spec.shots is None:
         return EstimatorEvaluator(backend, circuits)
     return SamplerEvaluator(backend, circuits)
@@ -204,49 +226,6 @@ def _noise_summary(model: Any) -> dict[str, Any]:
             "noisy_qubits": sorted(int(q) for q in model.noise_qubits)}
 
 
-# --- IBM Quantum ---------------------------------------------------------------------------------
-
-
-def ibm_service() -> Any:
-    """QiskitRuntimeService from ``QISKIT_IBM_TOKEN`` (channel ``QISKIT_IBM_CHANNEL``, default
-    ``ibm_quantum_platform``; instance ``QISKIT_IBM_INSTANCE``) or else the saved default account."""
-    from qiskit_ibm_runtime import QiskitRuntimeService
-
-    token = os.environ.get("QISKIT_IBM_TOKEN")
-    hint = ("export QISKIT_IBM_TOKEN=<your IBM Quantum API key>, or save an account once with "
-            "QiskitRuntimeService.save_account(token=..., set_as_default=True)")
-    if not token:
-        try:
-            saved = QiskitRuntimeService.saved_accounts()
-        except Exception:  # an unreadable accounts file counts as none
-            saved = {}
-        if not saved:
-            raise BackendError("no IBM Quantum account: QISKIT_IBM_TOKEN is not set and no account is saved",
-                               hint=hint)
-    try:
-        if token:
-            channel = os.environ.get("QISKIT_IBM_CHANNEL", "ibm_quantum_platform")
-            return QiskitRuntimeService(channel=channel, token=token,
-                                        instance=os.environ.get("QISKIT_IBM_INSTANCE"))
-        return QiskitRuntimeService()
-    except BackendError:
-        raise
-    except Exception as exc:
-        raise BackendError(f"cannot connect to IBM Quantum: {exc}", hint=hint) from exc
-
-
-def _ibm_backend(spec: BackendSpec) -> Backend:
-    service = ibm_service()
-    name = spec.device or ""
-    try:
-        device = service.backend(name)
-    except Exception as exc:
-        raise BackendError(f"IBM Quantum has no device {name!r} for this account: {exc}",
-                           hint="list yours with QiskitRuntimeService().backends()") from exc
-    info = DeviceInfo(spec.target, "ibm", name, False, calibration=calibration(device))
-    return Backend(spec, info, device, device, None)
-
-
 # --- evaluators -------------------------------------------------------------------------------------
 
 
@@ -306,18 +285,22 @@ class _PrimitiveEvaluator:
 
 
 class EstimatorEvaluator(_PrimitiveEvaluator):
-    """Aer's EstimatorV2, exact expectation values (a density matrix when there is noise)."""
+    """An EstimatorV2 with exact expectation values: Aer's by default (a density matrix when there
+    is noise, the readout error folded into the observable), or the one a target passes."""
 
-    def __init__(self, backend: Backend, circuits: Circuits) -> None:
-        from qiskit_aer.primitives import EstimatorV2
-
-        self.transpiled = backend.pass_manager().run(circuits.circuit)
+    def __init__(self, backend: Backend, circuits: Circuits, estimator: Any | None = None) -> None:
+        self.transpiled = backend.transpile(circuits.circuit)
         self.observable = with_readout_error(circuits.observable.apply_layout(self.transpiled.layout),
                                              backend.noise_model)
         self.columns = self._columns(self.transpiled, circuits)
-        self.estimator = EstimatorV2.from_backend(
-            backend.runner, options={"default_precision": 0.0, "run_options": {"seed_simulator": backend.spec.seed}}
-        )
+        if estimator is None:
+            from qiskit_aer.primitives import EstimatorV2
+
+            estimator = EstimatorV2.from_backend(
+                backend.runner,
+                options={"default_precision": 0.0, "run_options": {"seed_simulator": backend.spec.seed}},
+            )
+        self.estimator = estimator
         self.executions = 0
         self.shots_used = 0
 
@@ -328,17 +311,30 @@ class EstimatorEvaluator(_PrimitiveEvaluator):
         return np.asarray(result[0].data.evs, dtype=float).reshape(len(values))
 
 
-def readout_confusion(noise_model: Any, qubit: int) -> tuple[float, float] | None:
-    """(P(read 1 | 0), P(read 0 | 1)) of one physical qubit in ``noise_model``, or None without one."""
-    if noise_model is None:
-        return None
-    error = getattr(noise_model, "_local_readout_errors", {}).get((qubit,))
-    if error is None:
-        error = getattr(noise_model, "_default_readout_error", None)
-    if error is None:
-        return None
-    probabilities = np.asarray(error.probabilities, dtype=float)
-    return float(probabilities[0, 1]), float(probabilities[1, 0])
+#: (P(read 1 | 0), P(read 0 | 1)) of one qubit's measurement.
+Confusion = tuple[float, float]
+
+
+def readout_confusions(noise_model: Any) -> tuple[dict[int, Confusion], Confusion | None]:
+    """The single-qubit readout errors of a noise model: per physical qubit, and the all-qubit default.
+
+    Read from ``NoiseModel.to_dict()`` (its ``roerror`` entries, with ``gate_qubits`` when local):
+    the public form of what Aer applies, rather than its private attributes.
+    """
+    local: dict[int, Confusion] = {}
+    default: Confusion | None = None
+    for error in noise_model.to_dict()["errors"]:
+        if error["type"] != "roerror":
+            continue
+        probabilities = np.asarray(error["probabilities"], dtype=float)
+        if probabilities.shape != (2, 2):
+            continue  # a correlated multi-qubit readout error: not a per-qubit confusion
+        confusion = (float(probabilities[0, 1]), float(probabilities[1, 0]))
+        if "gate_qubits" not in error:
+            default = confusion
+        for qubits in error.get("gate_qubits", []):
+            local[int(qubits[0])] = confusion
+    return local, default
 
 
 def with_readout_error(observable: SparsePauliOp, noise_model: Any) -> SparsePauliOp:
@@ -352,6 +348,7 @@ def with_readout_error(observable: SparsePauliOp, noise_model: Any) -> SparsePau
     """
     if noise_model is None:
         return observable
+    local, default = readout_confusions(noise_model)
     n = observable.num_qubits
     terms: list[SparsePauliOp] = []
     for pauli, coeff in zip(observable.paulis, observable.coeffs, strict=True):
@@ -359,7 +356,7 @@ def with_readout_error(observable: SparsePauliOp, noise_model: Any) -> SparsePau
         label = pauli.to_label()  # qubit 0 is the rightmost letter
         for q in range(n):
             letter = label[n - 1 - q]
-            confusion = readout_confusion(noise_model, q)
+            confusion = local.get(q, default)
             if letter == "I" or confusion is None:
                 continue
             p01, p10 = confusion
@@ -375,12 +372,18 @@ class SamplerEvaluator(_PrimitiveEvaluator):
     """Aer's SamplerV2 with shots: parities of measured bitstrings, as hardware gives them.
 
     An observable with X or Y terms is measured in one rotated circuit per group of qubit-wise
-    commuting terms; every group is a pub of the same primitive call.
+    commuting terms; every group is a pub of the same primitive call. ``sampler(call)`` gives the
+    SamplerV2 of the call-th call (0-based); Aer's by default.
     """
 
-    def __init__(self, backend: Backend, circuits: Circuits) -> None:
+    def __init__(self, backend: Backend, circuits: Circuits,
+                 sampler: Callable[[int], Any] | None = None) -> None:
         self.backend = backend
-        self.shots = backend.spec.shots or DEFAULT_DEVICE_SHOTS
+        shots = backend.shots
+        if shots is None:
+            raise ValueError("a sampler needs shots")
+        self.shots = shots
+        self.sampler = sampler or self._aer_sampler
         observable = circuits.observable
         labels = [p.to_label() for p in observable.paulis]
         coeffs = dict(zip(labels, np.real(observable.coeffs), strict=True))
@@ -404,19 +407,21 @@ class SamplerEvaluator(_PrimitiveEvaluator):
                     circuit.h(q)
             circuit.measure_all()
             measured.append(circuit)
-        self.transpiled = backend.pass_manager().run(measured)
+        self.transpiled = backend.transpile(measured)
         self.columns = [self._columns(c, circuits) for c in self.transpiled]
         self.calls = 0
         self.executions = 0
         self.shots_used = 0
 
-    def expectations(self, features: np.ndarray, weights: np.ndarray, index: np.ndarray) -> np.ndarray:
+    def _aer_sampler(self, call: int) -> Any:
         from qiskit_aer.primitives import SamplerV2
 
         # A fresh seed per call (derived from the spec's) keeps runs repeatable without reusing
         # the same shot noise in every iteration.
-        sampler = SamplerV2.from_backend(self.backend.runner, seed=self.backend.spec.seed + self.calls,
-                                         default_shots=self.shots)
+        return SamplerV2.from_backend(self.backend.runner, seed=self.backend.spec.seed + call, default_shots=self.shots)
+
+    def expectations(self, features: np.ndarray, weights: np.ndarray, index: np.ndarray) -> np.ndarray:
+        sampler = self.sampler(self.calls)
         self.calls += 1
         pubs = [(circuit, self._values(features, weights, index, columns))
                 for circuit, columns in zip(self.transpiled, self.columns, strict=True)]
@@ -442,8 +447,11 @@ class IbmEvaluator(_PrimitiveEvaluator):
     def __init__(self, backend: Backend, circuits: Circuits) -> None:
         from qiskit_ibm_runtime.executor_estimator import Estimator
 
-        self.shots = backend.spec.shots or DEFAULT_DEVICE_SHOTS
-        self.transpiled = backend.pass_manager().run(circuits.circuit)
+        shots = backend.shots
+        if shots is None:
+            raise ValueError("hardware needs shots")
+        self.shots = shots
+        self.transpiled = backend.transpile(circuits.circuit)
         self.observable = circuits.observable.apply_layout(self.transpiled.layout)
         self.columns = self._columns(self.transpiled, circuits)
         self.estimator = Estimator(mode=backend.runner)

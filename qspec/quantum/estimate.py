@@ -1,19 +1,24 @@
 """What a training run will cost, from the spec alone, before anything runs.
 
 Pure arithmetic over the spec (no qiskit, no data loaded unless a csv must be counted), so that
-``qspec plan`` can show it and enforce ``budget`` cheaply. The counts follow exactly how
+``qspec plan`` can show it and enforce ``budget`` cheaply; ``peak_memory_bytes`` gives the memory
+a training needs, from the same counts. The counts follow exactly how
 ``qspec.quantum.train`` evaluates: one parameter row per sample for gradient-free steps, ``1 + 2P``
-rows per sample for parameter-shift gradients, two rows per sample for SPSA, and a final
-evaluation of the train and test splits on the declared backend.
+rows per sample for parameter-shift gradients, two rows per sample for SPSA (each optimizer
+plug-in says), and a final evaluation of the train and test splits on the declared backend.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from qspec.quantum.result import ResourceEstimate
-from qspec.spec.models import SKLEARN_DATASETS, Experiment, ExperimentSpec
+from qspec.plan.state import Estimate
+from qspec.plugins import ansatze as ansatz_plugins
+from qspec.plugins import optimizers as optimizer_plugins
+from qspec.spec.models import SKLEARN_DATASETS, DataSpec, Experiment, ExperimentSpec
+from qspec.spec.table import read_table
 
 #: Rows per class of the scikit-learn sets (fixed within scikit-learn).
 SKLEARN_CLASS_COUNTS: dict[str, tuple[int, ...]] = {
@@ -21,9 +26,6 @@ SKLEARN_CLASS_COUNTS: dict[str, tuple[int, ...]] = {
     "wine": (59, 71, 48),
     "breast_cancer": (212, 357),
 }
-
-#: Shots an ``ibm:`` or ``fake:`` run uses when the spec leaves ``shots`` null (IBM's default).
-DEFAULT_DEVICE_SHOTS = 4096
 
 #: Device time per shot on IBM hardware: the default repetition delay (250 us) plus a short circuit.
 SECONDS_PER_SHOT = 3.0e-4
@@ -36,9 +38,9 @@ ASSUMED_CSV_ROWS = 100
 
 
 def weight_count(spec: ExperimentSpec) -> int:
-    """Parameters of the ansatz: RY per qubit and layer (real_amplitudes), RY and RZ (efficient_su2)."""
-    per_layer = spec.circuit.qubits * (1 if spec.circuit.ansatz.type == "real_amplitudes" else 2)
-    return per_layer * (spec.circuit.ansatz.reps + 1)
+    """Trained parameters of the ansatz, as its plug-in counts them."""
+    ansatz = spec.circuit.ansatz
+    return ansatz_plugins.plugins()[ansatz.type].weights(spec.circuit.qubits, ansatz.reps)
 
 
 def split_sizes(spec: ExperimentSpec, read: Callable[[str], bytes] | None = None) -> tuple[int, int, bool]:
@@ -53,7 +55,7 @@ def split_sizes(spec: ExperimentSpec, read: Callable[[str], bytes] | None = None
         codes = [c if isinstance(c, int) else names.index(c) if c in names else -1 for c in data.classes]
         total = sum(counts[c] for c in codes if 0 <= c < len(counts))
     elif read is not None and data.csv_path is not None:
-        total = _csv_rows(read(data.csv_path), data)
+        total = _csv_rows(data.csv_path, read(data.csv_path), data)
     else:
         total, known = ASSUMED_CSV_ROWS, False
     # scikit-learn's train_test_split rounds the test share up.
@@ -79,60 +81,145 @@ def measurement_groups(labels: Sequence[str]) -> list[list[str]]:
     return [members for members, _ in groups]
 
 
-def estimate_resources(experiment: Experiment | ExperimentSpec, *,
-                       read: Callable[[str], bytes] | None = None) -> ResourceEstimate:
-    """Circuit executions, shots, QPU seconds and USD of training ``experiment`` as specified."""
-    spec = experiment.spec if isinstance(experiment, Experiment) else experiment
+@dataclass(frozen=True)
+class _Workload:
+    """How a training of the spec evaluates, as ``qspec.quantum.train`` runs it."""
+
+    n_train: int
+    n_test: int
+    rows_per_sample: int  # parameter rows per train sample per iteration
+    groups: int  # circuits per parameter row: the measurement bases a sampler runs
+    iterations: int  # primitive calls of the optimizer loop
+    assumptions: tuple[str, ...]
+
+    @property
+    def per_iteration(self) -> int:
+        return self.n_train * self.rows_per_sample * self.groups
+
+    @property
+    def final(self) -> int:
+        """Rows of the last call: the train and test splits (one row for VQE), on the declared backend."""
+        return (self.n_train + self.n_test) * self.groups
+
+
+def _workload(spec: ExperimentSpec, read: Callable[[str], bytes] | None) -> _Workload:
     assumptions: list[str] = []
     n_train, n_test, known = split_sizes(spec, read)
     if not known:
         assumptions.append(f"{ASSUMED_CSV_ROWS} rows assumed for {spec.data.source if spec.data else 'the data'}")
     p = weight_count(spec)
-    optimizer = spec.training.optimizer
-    iterations = optimizer.maxiter
-    if optimizer.name == "cobyla":  # COBYLA's first simplex alone takes P + 2 evaluations
-        iterations = max(iterations, p + 2)
-    rows_per_sample = {"adam": 1 + 2 * p, "l_bfgs_b": 1 + 2 * p, "cobyla": 1, "spsa": 2}[optimizer.name]
-    if optimizer.name == "l_bfgs_b":
-        assumptions.append("l_bfgs_b: evaluations capped at maxiter (line searches count against it)")
-    backend = spec.backend
-    sampled = backend.shots is not None or backend.kind == "ibm"
+    options = spec.training.optimizer
+    optimizer = optimizer_plugins.plugins()[options.name]
+    assumptions.extend(optimizer.assumptions)
     groups = 1
-    if spec.task == "vqe" and spec.hamiltonian is not None and sampled and backend.kind != "ibm":
-        # Aer's sampler measures each qubit-wise commuting group in its own circuit.
+    if spec.task == "vqe" and spec.hamiltonian is not None and spec.backend.plugin.sampled_groups(spec.backend):
+        # a sampler measures each qubit-wise commuting group in its own circuit
         groups = len(measurement_groups([lab for lab in spec.hamiltonian.terms if set(lab) != {"I"}]) or [[]])
-    per_iteration = n_train * rows_per_sample * groups
-    final = (n_train + n_test) * groups
-    circuits = per_iteration * iterations + final
-    shots_each = backend.shots
-    if shots_each is None and backend.kind == "ibm":
-        shots_each = DEFAULT_DEVICE_SHOTS
+    return _Workload(n_train, n_test, optimizer.rows_per_sample(p), groups, optimizer.iterations(options, p),
+                     tuple(assumptions))
+
+
+def estimate_resources(experiment: Experiment | ExperimentSpec, *,
+                       read: Callable[[str], bytes] | None = None) -> Estimate:
+    """Circuit executions, shots, QPU seconds and USD of training ``experiment`` as specified."""
+    spec = experiment.spec if isinstance(experiment, Experiment) else experiment
+    work = _workload(spec, read)
+    assumptions = list(work.assumptions)
+    backend = spec.backend
+    target = backend.plugin
+    circuits = work.per_iteration * work.iterations + work.final
+    shots_each = target.shots(backend)
     shots = None if shots_each is None else circuits * shots_each
-    calls = iterations + 1
+    calls = work.iterations + 1
     qpu_seconds = 0.0
-    if backend.kind == "ibm":
+    if target.hardware:
         qpu_seconds = (shots or 0) * SECONDS_PER_SHOT + calls * SECONDS_PER_JOB
         assumptions.append(f"{SECONDS_PER_SHOT * 1e6:.0f} us per shot and {SECONDS_PER_JOB:g} s per job on the device")
-    return ResourceEstimate(
+    return Estimate(
         circuits=circuits,
         shots=shots,
         qpu_seconds=qpu_seconds,
         cost_usd=qpu_seconds * backend.price_per_second,
-        per_iteration_circuits=per_iteration,
+        per_iteration_circuits=work.per_iteration,
         primitive_calls=calls,
-        assumptions=assumptions,
+        assumptions=tuple(assumptions),
     )
 
 
-def _csv_rows(content: bytes, data: object) -> int:
-    import csv
-    import io
+# --- memory -------------------------------------------------------------------------------------
 
-    rows = [r for r in csv.reader(io.StringIO(content.decode("utf-8-sig"))) if any(c.strip() for c in r)]
-    if len(rows) < 2:
-        return 0
-    header = [h.strip() for h in rows[0]]
-    target = getattr(data, "target", None)
-    column = header.index(target) if target in header else len(header) - 1
-    wanted = {str(c) for c in getattr(data, "classes", [])}
-    return sum(1 for r in rows[1:] if len(r) > column and r[column].strip() in wanted)
+#: Most amplitudes the exact numpy path holds per slice of rows (2**22 complex numbers: 64 MiB).
+EXACT_CHUNK_AMPLITUDES = 2**22
+
+#: Above this many qubits a density matrix is too large; Aer then samples noise trajectories.
+DENSITY_MATRIX_MAX_QUBITS = 10
+
+#: Largest VQE problem whose exact ground state is computed (a 4096 x 4096 Hermitian matrix).
+EXACT_GROUND_MAX_QUBITS = 12
+
+#: Bytes of one complex128 amplitude.
+AMPLITUDE_BYTES = 16
+
+#: Aer's own memory around the states (the simulator, its buffers), a rough figure.
+AER_OVERHEAD_BYTES = 256 * 2**20
+
+
+def aer_method(qubits: int, *, noisy: bool) -> str:
+    """Aer's simulation method: a density matrix for noise while it is small enough."""
+    if not noisy:
+        return "statevector"
+    return "density_matrix" if qubits <= DENSITY_MATRIX_MAX_QUBITS else "automatic"
+
+
+def state_bytes(qubits: int, method: str) -> int:
+    """One simulated state: 2**n amplitudes, or 4**n for a density matrix."""
+    return AMPLITUDE_BYTES << (2 * qubits if method == "density_matrix" else qubits)
+
+
+def sample_bytes(qubits: int, rows: int, shots: int | None) -> int:
+    """The measured bits of every shot of ``rows`` rows, packed (none for exact values)."""
+    return 0 if shots is None else rows * shots * math.ceil(qubits / 8)
+
+
+def aer_bytes(qubits: int, rows: int, *, method: str, shots: int | None) -> int:
+    """One Aer call over ``rows`` parameter rows: a state per row (Aer may run every row as a
+    parallel experiment, so this bounds it), the measured bits of each shot, and Aer's overhead."""
+    return AER_OVERHEAD_BYTES + rows * state_bytes(qubits, method) + sample_bytes(qubits, rows, shots)
+
+
+def exact_path_bytes(qubits: int, rows: int, samples: int) -> int:
+    """The numpy statevector path: every sample's encoded state, and rows in slices of at most
+    ``EXACT_CHUNK_AMPLITUDES`` amplitudes, each held about three times (input, output, a gate's copy)."""
+    dim = 1 << qubits
+    in_flight = min(rows, max(1, EXACT_CHUNK_AMPLITUDES // dim))
+    return AMPLITUDE_BYTES * dim * (samples + 3 * in_flight)
+
+
+def peak_memory_bytes(experiment: Experiment | ExperimentSpec, *, read: Callable[[str], bytes] | None = None) -> int:
+    """The most memory a training of ``experiment`` holds at once, in bytes, from the spec alone.
+
+    A rough upper bound: the larger of an optimizer call (on the numpy path when the target lets
+    it train there) and the final call on the declared target, and, for VQE problems small enough
+    to be diagonalised, the dense Hamiltonian with its eigenvectors.
+    """
+    spec = experiment.spec if isinstance(experiment, Experiment) else experiment
+    work = _workload(spec, read)
+    backend, qubits = spec.backend, spec.circuit.qubits
+    target = backend.plugin
+    if target.exact(backend):
+        training = exact_path_bytes(qubits, work.n_train * work.rows_per_sample, work.n_train)
+    else:
+        training = target.peak_memory_bytes(backend, qubits, work.per_iteration)
+    peak = max(training, target.peak_memory_bytes(backend, qubits, work.final))
+    if spec.task == "vqe" and qubits <= EXACT_GROUND_MAX_QUBITS:
+        # the dense Hamiltonian (a 4**n matrix, like a density matrix), its eigenvectors, LAPACK's work
+        peak = max(peak, 3 * state_bytes(qubits, "density_matrix"))
+    return peak
+
+
+def _csv_rows(path: str, content: bytes, data: DataSpec) -> int:
+    """Rows of the two classes in a csv data set (what the engine trains and tests on)."""
+    table = read_table(path, content)
+    column = table.label_column(data.target)
+    wanted = {str(c) for c in data.classes}
+    return sum(1 for label in table.labels(column) if label in wanted)

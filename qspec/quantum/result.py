@@ -1,8 +1,9 @@
 """What the quantum engine returns: plain records, shared with tracking and the reconciler.
 
 This module is the contract between ``qspec.quantum`` (which fills these records) and
-``qspec.tracking`` / ``qspec.apply`` (which log and act on them). It imports numpy only; the
-circuit objects are typed ``Any`` so that importing it never pulls in qiskit.
+``qspec.tracking`` / ``qspec.apply`` (which log and act on them). It imports numpy and the plan's
+``Estimate`` (the one estimate type) only; the circuit objects are typed ``Any`` so that importing
+it never pulls in qiskit.
 Fields may be added; none may be renamed or removed without updating every reader.
 """
 
@@ -13,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from qspec.plan.state import Estimate
 
 
 @dataclass(frozen=True)
@@ -128,19 +131,6 @@ class DataSummary:
 
 
 @dataclass(frozen=True)
-class ResourceEstimate:
-    """What a training run will cost, computed from the spec before anything runs."""
-
-    circuits: int  # circuit executions (parameter rows) over the whole training
-    shots: int | None  # total shots; None when expectation values are exact
-    qpu_seconds: float  # estimated device time (0 for simulators)
-    cost_usd: float  # qpu_seconds * price per second
-    per_iteration_circuits: int = 0
-    primitive_calls: int = 0  # primitive jobs over the whole training (one per evaluation)
-    assumptions: list[str] = field(default_factory=list)  # what the arithmetic had to assume
-
-
-@dataclass(frozen=True)
 class DeviceInfo:
     target: str  # aer | fake:<device> | ibm:<device>
     provider: str  # aer | ibm-fake | ibm
@@ -162,7 +152,7 @@ class TrainingResult:
     transpiled: Any  # the circuit as run on the target (ISA circuit), or None on the exact path
     observable: Any  # the SparsePauliOp measured (parity readout or Hamiltonian)
     device: DeviceInfo
-    estimate: ResourceEstimate
+    estimate: Estimate  # what the plan priced, or computed by train() when not given
     shots_used: int  # total shots actually executed (0 on the exact path)
     execution_seconds: float
     iterations: int

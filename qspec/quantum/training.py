@@ -23,17 +23,15 @@ from typing import Any
 import numpy as np
 
 from qspec.errors import QspecError
+from qspec.plan.state import Estimate
 from qspec.quantum.backends import Evaluator, ExactEvaluator, make_evaluator, open_backend, physical_qubits
 from qspec.quantum.backends import calibration as device_calibration
 from qspec.quantum.circuits import Circuits, angle_range, build_circuits
 from qspec.quantum.data import Split, fit_baseline, load_dataset, split_dataset
-from qspec.quantum.estimate import estimate_resources
+from qspec.quantum.estimate import EXACT_GROUND_MAX_QUBITS, estimate_resources
 from qspec.quantum.optimizers import Evaluation, minimize
 from qspec.quantum.result import DeviceInfo, IterationRecord, ProgressCallback, TrainingResult
 from qspec.spec.models import Experiment
-
-#: Largest VQE problem whose exact ground state is computed (a 4096 x 4096 Hermitian matrix).
-EXACT_GROUND_MAX_QUBITS = 12
 
 #: Probabilities are clipped away from 0 and 1 so the cross-entropy stays finite.
 PROBABILITY_FLOOR = 1e-10
@@ -118,11 +116,14 @@ def initial_point(experiment: Experiment, size: int) -> np.ndarray:
 
 
 def train(experiment: Experiment, *, root: pathlib.Path | None = None, read: Callable[[str], bytes] | None = None,
-          progress: ProgressCallback | None = None) -> TrainingResult:
+          progress: ProgressCallback | None = None, estimate: Estimate | None = None) -> TrainingResult:
     """Train ``experiment`` and return its result; ``read`` (or ``root``) reads ``csv:`` sources.
 
     ``read`` takes a repository-relative path; without it, paths are read under ``root``.
     ``progress`` is called once per optimizer iteration with an ``IterationRecord``.
+    ``estimate`` is the resource estimate the plan already computed for this spec; the result
+    carries it as it is (the run logs what the plan showed), and it is computed here only when
+    not given.
     """
     spec = experiment.spec
     if read is None and root is not None:
@@ -197,7 +198,7 @@ def train(experiment: Experiment, *, root: pathlib.Path | None = None, read: Cal
         transpiled=declared.transpiled,
         observable=circuits.observable,
         device=device,
-        estimate=estimate_resources(experiment, read=read),
+        estimate=estimate if estimate is not None else estimate_resources(experiment, read=read),
         shots_used=int(shots_used),
         execution_seconds=time.perf_counter() - start,
         iterations=len(history),

@@ -12,7 +12,7 @@ import re
 from typing import TYPE_CHECKING
 
 from qspec.errors import Problem
-from qspec.spec.devices import FAKE_DEVICES
+from qspec.plugins import feature_maps as feature_map_plugins
 from qspec.spec.models import METRICS_BY_TASK, MONITOR_METRICS, SKLEARN_DATASETS, Experiment
 
 if TYPE_CHECKING:
@@ -51,10 +51,8 @@ def check_experiment(experiment: Experiment) -> list[Finding]:
             out.append((("spec", "baseline"), "a classical baseline applies to classification only",
                         "VQE is compared with exact diagonalisation; remove baseline"))
 
-    if circuit.feature_map is not None and circuit.feature_map.type == "zz" and circuit.qubits < 2:
-        out.append((("spec", "circuit", "qubits"),
-                    f"the zz feature map entangles pairs of qubits; the circuit has {circuit.qubits}",
-                    "zz needs at least 2 qubits: set qubits: 2 or more, or use feature_map: {type: z}"))
+    if circuit.feature_map is not None:
+        out.extend(_feature_map_fits(circuit.feature_map.type, circuit.qubits))
 
     data = spec.data
     if data is not None and spec.task == "classification":
@@ -91,21 +89,22 @@ def check_experiment(experiment: Experiment) -> list[Finding]:
                             f"write one letter per qubit, or set qubits: {len(label)}"))
                 break
 
-    backend = spec.backend
-    if backend.noise is not None and backend.kind != "aer":
-        out.append((("spec", "backend", "noise"), f"a noise block applies to target aer only, not {backend.target}",
-                    "fake devices carry their own noise and IBM hardware is real: remove noise"))
-    if backend.kind == "ibm" and backend.shots is None:
-        out.append((("spec", "backend", "shots"), "real hardware samples: shots cannot be null on ibm targets",
-                    "set shots, e.g. shots: 4096"))
-    device = backend.device if backend.kind == "fake" else None
-    if backend.noise is not None and backend.noise.from_device is not None:
-        device = backend.noise.from_device
-    if device is not None and circuit.qubits > FAKE_DEVICES[device]:
-        out.append((("spec", "circuit", "qubits"),
-                    f"the circuit needs {circuit.qubits} qubits, fake:{device} has {FAKE_DEVICES[device]}",
-                    "pick a larger device or fewer qubits"))
+    out.extend(spec.backend.plugin.check(spec))
     return out
+
+
+def _feature_map_fits(name: str, qubits: int) -> list[Finding]:
+    fmaps = feature_map_plugins.plugins()
+    fmap = fmaps[name]
+    if qubits >= fmap.min_qubits:
+        return []
+    # the closest name among the maps that fit, e.g. z for zz
+    fitting = [other for other, f in fmaps.items() if f.min_qubits <= qubits]
+    close = difflib.get_close_matches(name, fitting, n=1, cutoff=0) or fitting[:1]
+    alternative = f", or use feature_map: {{type: {close[0]}}}" if close else ""
+    least, reason = fmap.min_qubits, fmap.min_qubits_reason
+    return [(("spec", "circuit", "qubits"), f"the {name} feature map {reason}; the circuit has {qubits}",
+             f"{name} needs at least {least} qubits: set qubits: {least} or more{alternative}")]
 
 
 def check_references(specs: SpecSet) -> list[Problem]:

@@ -9,9 +9,7 @@ content hash.
 
 from __future__ import annotations
 
-import csv
 import difflib
-import io
 import re
 import types
 from collections.abc import Iterator, Sequence
@@ -34,6 +32,7 @@ from qspec.spec.models import (
     Resource,
 )
 from qspec.spec.source import SpecSource, open_source
+from qspec.spec.table import TableError, read_table
 from qspec.spec.yamlload import Document, parse_documents
 
 R = TypeVar("R", bound=Resource)
@@ -320,33 +319,30 @@ def _data_fingerprint(experiment: Experiment, document: Document, source: SpecSo
         )
         return None
     content = source.read(path)
-    for where, message, hint in _check_csv(experiment, content):
+    for where, message, hint in _check_csv(experiment, path, content):
         problems.append(_at(document, where, message, hint))
     return data_fingerprint(data.source, content)
 
 
-def _check_csv(experiment: Experiment, content: bytes) -> list[tuple[tuple[str | int, ...], str, str | None]]:
+def _check_csv(experiment: Experiment, path: str,
+               content: bytes) -> list[tuple[tuple[str | int, ...], str, str | None]]:
+    """What training would refuse in a csv data set, each at the ``spec.data`` key to blame."""
     data = experiment.spec.data
     assert data is not None
     try:
-        rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
-    except (UnicodeDecodeError, csv.Error) as exc:
-        return [(("spec", "data", "source"), f"csv file cannot be read: {exc}", "save it as UTF-8 csv")]
-    if len(rows) < 2:
-        return [(("spec", "data", "source"), "csv file has no data rows", "the first row names the columns")]
-    header = rows[0]
-    target = data.target or header[-1]
-    if target not in header:
-        return [(("spec", "data", "target"), f"column {target!r} is not in the csv header",
-                 _suggest(target, header) or "columns: " + ", ".join(header))]
-    index = header.index(target)
-    labels = {row[index] for row in rows[1:] if len(row) > index}
-    out: list[tuple[tuple[str | int, ...], str, str | None]] = []
-    for i, cls in enumerate(data.classes):
-        if str(cls) not in labels:
-            out.append((("spec", "data", "classes", i), f"class {cls!r} does not occur in column {target!r}",
-                        "labels present: " + ", ".join(sorted(labels)[:10])))
-    if data.features is not None and data.features > len(header) - 1:
+        table = read_table(path, content)
+        column = table.label_column(data.target)
+    except TableError as exc:
+        return [(("spec", "data", exc.key), exc.message, exc.hint)]
+    out: list[tuple[tuple[str | int, ...], str, str | None]] = [
+        (("spec", "data", "classes", i), message, hint)
+        for i, message, hint in table.missing_classes(column, data.classes)
+    ]
+    if data.features is not None and data.features > len(table.header) - 1:
         out.append((("spec", "data", "features"),
-                    f"{data.features} features asked, the csv has {len(header) - 1} feature columns", None))
+                    f"{data.features} features asked, the csv has {len(table.header) - 1} feature columns", None))
+    try:
+        table.features(column)
+    except TableError as exc:
+        out.append((("spec", "data", exc.key), exc.message, exc.hint))
     return out

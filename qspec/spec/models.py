@@ -1,6 +1,9 @@
 """The spec language of DESIGN.md as frozen pydantic models: Experiment, Model, Deployment.
 
-These models check each field on its own (types, ranges, enums, unknown keys). Checks that
+These models check each field on its own (types, ranges, enums, unknown keys). The names a spec
+may give a feature map, an ansatz, an optimizer or a backend target are those of the plug-in
+tables (``qspec.plugins``): the enums, the optimizer union and the JSON Schema are built from
+them, so an unknown name is a validation error with a hint, never a fall-through. Checks that
 relate several fields or several documents (features against qubits, a Model naming an
 Experiment) live in ``qspec.spec.checks`` so that each problem can point at its own key.
 Imported by the loader, the hasher, the planner and the quantum engine; imports nothing heavy.
@@ -10,7 +13,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -39,9 +42,7 @@ SKLEARN_DATASETS: dict[str, tuple[int, tuple[str, ...]]] = {
     "breast_cancer": (30, ("malignant", "benign")),
 }
 
-#: USD per QPU second assumed for ``ibm:`` targets when the spec names no price
-#: (IBM Quantum's pay-as-you-go list price, 96 USD a minute).
-DEFAULT_IBM_PRICE_PER_SECOND = 1.6
+# --- base: what plug-in modules may import (all defined before the plug-in tables are read) ---
 
 StrictInt = Annotated[int, Field(strict=True)]
 PositiveInt = Annotated[int, Field(strict=True, ge=1)]
@@ -57,6 +58,53 @@ class SpecModel(BaseModel):
     """Base of every spec model: immutable, strict types, unknown keys refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+
+
+def did_you_mean(word: str, choices: Any, prefix: str = "") -> str | None:
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean {prefix}{close[0]}?" if close else None
+
+
+def fake_device(device: str) -> str:
+    """The name of a fake device (``manila``) from how a spec writes it (``manila``, ``fake_manila``)."""
+    name = device.removeprefix("fake_")
+    if name not in FAKE_DEVICES:
+        raise spec_error(
+            f"unknown fake device {device!r}",
+            did_you_mean(name, FAKE_DEVICES, "fake:")
+            or "fake devices are qiskit-ibm-runtime's snapshots, e.g. fake:manila, fake:torino",
+        )
+    return name
+
+
+# --- the plug-in tables -----------------------------------------------------------------------
+# Read here, after the base above: plug-in modules import it (optimizer options are SpecModels).
+
+from qspec.plugins import ansatze as ansatz_plugins  # noqa: E402
+from qspec.plugins import feature_maps as feature_map_plugins  # noqa: E402
+from qspec.plugins import optimizers as optimizer_plugins  # noqa: E402
+from qspec.plugins import targets as target_plugins  # noqa: E402
+from qspec.plugins.optimizers import OptimizerOptions  # noqa: E402
+from qspec.plugins.targets import Target  # noqa: E402
+
+if TYPE_CHECKING:
+    AnsatzType = str
+    FeatureMapType = str
+    OptimizerSpec = OptimizerOptions
+else:  # Literal enums: pydantic's "input should be ..." errors, and enums in the JSON Schema
+    AnsatzType = Literal[tuple(ansatz_plugins.plugins())]
+    FeatureMapType = Literal[tuple(feature_map_plugins.plugins())]
+    # each optimizer's own options, told apart by ``name`` ("unknown name 'adamw'" otherwise)
+    OptimizerSpec = Annotated[Union[tuple(o.options for o in optimizer_plugins.plugins().values())],  # noqa: UP007
+                              Field(discriminator="name")]
+
+#: The optimizer of a spec that names none.
+DEFAULT_OPTIMIZER = "cobyla"
+
+#: The entanglement an entangling feature map uses when the spec names none.
+DEFAULT_ENTANGLEMENT = "linear"
 
 
 class Bound(SpecModel):
@@ -121,7 +169,7 @@ class DataSpec(SpecModel):
             if name not in SKLEARN_DATASETS:
                 raise spec_error(
                     f"unknown scikit-learn data set {name!r}",
-                    _did_you_mean(name, SKLEARN_DATASETS, "sklearn:")
+                    did_you_mean(name, SKLEARN_DATASETS, "sklearn:")
                     or "one of: " + ", ".join(f"sklearn:{n}" for n in SKLEARN_DATASETS),
                 )
             return value
@@ -162,29 +210,34 @@ class DataSpec(SpecModel):
 
 
 class FeatureMapSpec(SpecModel):
-    type: Literal["angle", "z", "zz"]
+    type: FeatureMapType
     reps: PositiveInt = 1
     entanglement: Literal["linear", "full", "circular"] | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _entanglement_default(cls, data: Any) -> Any:
-        # Only zz entangles; fill its default here so that the normalized spec (and hash) is explicit.
-        if isinstance(data, dict) and data.get("type") == "zz" and data.get("entanglement") is None:
-            return {**data, "entanglement": "linear"}
+        # Filled here so that the normalized spec (and hash) states it.
+        if isinstance(data, dict) and data.get("entanglement") is None and _entangles(data.get("type")):
+            return {**data, "entanglement": DEFAULT_ENTANGLEMENT}
         return data
 
     @model_validator(mode="after")
-    def _entanglement_only_zz(self) -> FeatureMapSpec:
-        if self.type != "zz" and self.entanglement is not None:
-            raise spec_error(
-                f"feature map {self.type!r} has no entanglement", "remove entanglement, or use type: zz"
-            )
+    def _entanglement_only_if_entangling(self) -> FeatureMapSpec:
+        if self.entanglement is not None and not _entangles(self.type):
+            entangling = [name for name, fmap in feature_map_plugins.plugins().items() if fmap.entangles]
+            raise spec_error(f"feature map {self.type!r} has no entanglement",
+                             "remove entanglement, or use type: " + " or ".join(entangling))
         return self
 
 
+def _entangles(name: object) -> bool:
+    fmap = feature_map_plugins.plugins().get(name) if isinstance(name, str) else None
+    return fmap is not None and fmap.entangles
+
+
 class AnsatzSpec(SpecModel):
-    type: Literal["real_amplitudes", "efficient_su2"]
+    type: AnsatzType
     reps: PositiveInt = 2
     entanglement: Literal["linear", "full", "circular"] = "linear"
 
@@ -205,7 +258,7 @@ class NoiseSpec(SpecModel):
     @classmethod
     def _device(cls, value: str | None) -> str | None:
         if value is not None:
-            return _fake_device(value.removeprefix("fake:"))
+            return fake_device(value.removeprefix("fake:"))
         return value
 
     @model_validator(mode="after")
@@ -232,77 +285,32 @@ class BackendSpec(SpecModel):
     @field_validator("target")
     @classmethod
     def _target(cls, value: str) -> str:
-        if value == "aer":
-            return value
-        if value.startswith("fake:"):
-            return "fake:" + _fake_device(value.removeprefix("fake:"))
-        if value.startswith("ibm:"):
-            device = value.removeprefix("ibm:")
-            if not re.match(r"^ibm_[a-z0-9_]+$", device):
-                raise spec_error(
-                    f"{device!r} is not an IBM Quantum device name", "IBM devices are named like ibm_torino"
-                )
-            return value
-        raise spec_error(
-            f"unknown backend target {value!r}",
-            "use aer, fake:<device> (e.g. fake:manila) or ibm:<device> (e.g. ibm:ibm_torino)",
-        )
+        return target_plugins.parse(value)
 
     @property
-    def kind(self) -> Literal["aer", "fake", "ibm"]:
-        return "aer" if self.target == "aer" else "fake" if self.target.startswith("fake:") else "ibm"
+    def plugin(self) -> Target:
+        """The target plug-in that runs this backend (``qspec.plugins.targets``)."""
+        return target_plugins.target_of(self.target)
+
+    @property
+    def kind(self) -> str:
+        """The target's kind: ``aer``, ``fake``, ``ibm``, ... (the plug-in's name)."""
+        return self.plugin.name
 
     @property
     def device(self) -> str | None:
-        return None if self.target == "aer" else self.target.split(":", 1)[1]
+        return self.plugin.device(self.target)
 
     @property
     def price_per_second(self) -> float:
         if self.price_per_second_usd is not None:
             return self.price_per_second_usd
-        return DEFAULT_IBM_PRICE_PER_SECOND if self.kind == "ibm" else 0.0
-
-
-class CobylaOptions(SpecModel):
-    name: Literal["cobyla"]
-    maxiter: PositiveInt = 100
-    rhobeg: float = Field(default=1.0, gt=0)
-    tol: float | None = Field(default=None, gt=0)
-
-
-class SpsaOptions(SpecModel):
-    name: Literal["spsa"]
-    maxiter: PositiveInt = 100
-    learning_rate: float = Field(default=0.1, gt=0)
-    perturbation: float = Field(default=0.1, gt=0)
-    alpha: float = Field(default=0.602, gt=0)
-    gamma: float = Field(default=0.101, gt=0)
-
-
-class AdamOptions(SpecModel):
-    name: Literal["adam"]
-    maxiter: PositiveInt = 100
-    learning_rate: float = Field(default=0.01, gt=0)
-    beta1: float = Field(default=0.9, ge=0, lt=1)
-    beta2: float = Field(default=0.999, ge=0, lt=1)
-    eps: float = Field(default=1e-8, gt=0)
-
-
-class LbfgsbOptions(SpecModel):
-    name: Literal["l_bfgs_b"]
-    maxiter: PositiveInt = 100
-    ftol: float = Field(default=2.220446049250313e-09, gt=0)
-    gtol: float = Field(default=1e-05, gt=0)
-
-
-OptimizerSpec = Annotated[
-    CobylaOptions | SpsaOptions | AdamOptions | LbfgsbOptions, Field(discriminator="name")
-]
-OPTIMIZERS = ("cobyla", "spsa", "adam", "l_bfgs_b")
+        return self.plugin.default_price_per_second
 
 
 class TrainingSpec(SpecModel):
-    optimizer: OptimizerSpec = Field(default_factory=lambda: CobylaOptions(name="cobyla"))
+    optimizer: OptimizerSpec = Field(
+        default_factory=lambda: optimizer_plugins.plugins()[DEFAULT_OPTIMIZER].options(name=DEFAULT_OPTIMIZER))
     seed: StrictInt = 0
     initial_point: Literal["random", "zeros"] = "random"
 
@@ -451,21 +459,3 @@ RESOURCE_TYPES: dict[str, type[Resource]] = {
 }
 
 AnyResource = Experiment | Model | Deployment
-
-
-def _did_you_mean(word: str, choices: Any, prefix: str = "") -> str | None:
-    import difflib
-
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"did you mean {prefix}{close[0]}?" if close else None
-
-
-def _fake_device(device: str) -> str:
-    name = device.removeprefix("fake_")
-    if name not in FAKE_DEVICES:
-        raise spec_error(
-            f"unknown fake device {device!r}",
-            _did_you_mean(name, FAKE_DEVICES, "fake:")
-            or "fake devices are qiskit-ibm-runtime's snapshots, e.g. fake:manila, fake:torino",
-        )
-    return name

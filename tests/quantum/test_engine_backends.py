@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from qspec.quantum import train
 from qspec.quantum.backends import EstimatorEvaluator, ExactEvaluator, SamplerEvaluator, open_backend
@@ -105,3 +106,21 @@ def test_device_readout_error_applies_without_shots(examples: dict[str, Experime
     without = evaluator.expectations(features, weights, index)
     assert np.max(np.abs(with_readout - without)) > 1e-3
     assert np.all(np.abs(with_readout) <= np.abs(without) + 1e-9)
+
+
+def test_readout_confusions_come_from_the_noise_models_public_form() -> None:
+    """What with_readout_error folds in, read through NoiseModel.to_dict(): a change there fails here."""
+    from qiskit_aer.noise import NoiseModel, ReadoutError
+
+    from qspec.quantum.backends import custom_noise_model, fake_backend, readout_confusions
+
+    assert readout_confusions(custom_noise_model(0.01, 0.1)) == ({}, (0.1, 0.1))
+    assert readout_confusions(custom_noise_model(0.01, None)) == ({}, None)
+    model = NoiseModel()
+    model.add_readout_error(ReadoutError([[0.9, 0.1], [0.3, 0.7]]), [2])
+    assert readout_confusions(model) == ({2: (0.1, 0.3)}, None)
+    device = fake_backend("manila")
+    local, default = readout_confusions(NoiseModel.from_backend(device))
+    assert default is None and sorted(local) == list(range(5))
+    for qubit, (p01, p10) in local.items():  # the snapshot's own measurement errors
+        assert (p01 + p10) / 2 == pytest.approx(device.target["measure"][(qubit,)].error)

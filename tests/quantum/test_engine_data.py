@@ -99,7 +99,7 @@ def test_csv_experiment_trains_from_root_or_read(tmp_path) -> None:
     assert by_root.metrics == by_read.metrics
     assert by_root.data is not None and by_root.data.n_raw_features == 3 and by_root.data.n_features == 2
     assert by_root.preprocessing is not None and by_root.preprocessing.classes == ["down", "up"]
-    assert by_root.estimate.assumptions == []  # the file was read to count its rows
+    assert by_root.estimate.assumptions == ()  # the file was read to count its rows
     with pytest.raises(QspecError, match=r"cannot read csv:data\.csv"):
         train(experiment)
 

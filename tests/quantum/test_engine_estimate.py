@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from qspec.plan.state import Estimate
+from qspec.plugins.targets.ibm import DEFAULT_IBM_PRICE_PER_SECOND
 from qspec.quantum import estimate_resources, train
 from qspec.quantum.estimate import SECONDS_PER_JOB, SECONDS_PER_SHOT, measurement_groups
-from qspec.spec.models import DEFAULT_IBM_PRICE_PER_SECOND, Experiment
+from qspec.spec.models import Experiment
 
 
 def test_iris_estimate(examples: dict[str, Experiment]) -> None:
@@ -24,6 +26,21 @@ def test_estimate_matches_what_training_executes(examples: dict[str, Experiment]
     result = train(spec)
     assert result.estimate.shots == result.shots_used == 64 * (2 * 2 * 70 + 100)
     assert result.estimate.circuits == result.extra["circuit_executions"]
+
+
+def test_train_carries_the_plans_estimate_without_computing_it_again(examples: dict[str, Experiment], with_changes,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = with_changes(examples["h2-vqe"], training={"optimizer": {"name": "cobyla", "maxiter": 3}})
+    planned = estimate_resources(spec)
+    assert isinstance(planned, Estimate) and isinstance(planned.assumptions, tuple)
+
+    def computed_again(*_args: object, **_kwargs: object) -> Estimate:
+        raise AssertionError("train() estimated a spec whose estimate it was given")
+
+    monkeypatch.setattr("qspec.quantum.training.estimate_resources", computed_again)
+    assert train(spec, estimate=planned).estimate is planned
+    with pytest.raises(AssertionError, match="estimated a spec"):
+        train(spec)  # without one, train() computes it
 
 
 def test_breast_cancer_and_h2_estimates(examples: dict[str, Experiment], with_changes) -> None:

@@ -6,8 +6,8 @@ import pytest
 import qiskit_ibm_runtime
 
 from qspec.errors import BackendError
+from qspec.plugins.targets.ibm import service as ibm_service
 from qspec.quantum import train
-from qspec.quantum.backends import ibm_service
 from qspec.spec.models import Experiment
 
 
@@ -59,7 +59,7 @@ def test_ibm_path_runs_end_to_end_in_local_mode(monkeypatch: pytest.MonkeyPatch,
             requested.append(name)
             return fake_backend("manila")
 
-    monkeypatch.setattr("qspec.quantum.backends.ibm_service", lambda: Service())
+    monkeypatch.setattr("qspec.plugins.targets.ibm.service", lambda: Service())
     spec = with_changes(examples["h2-vqe"], backend={"target": "ibm:ibm_manila", "shots": 2000},
                         training={"optimizer": {"name": "cobyla", "maxiter": 10}})
     result = train(spec)

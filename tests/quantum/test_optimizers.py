@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from qspec.quantum.optimizers import Evaluation, lbfgsb
-from qspec.spec.models import LbfgsbOptions
+from qspec.plugins.optimizers.l_bfgs_b import LbfgsbOptions
+from qspec.plugins.optimizers.l_bfgs_b import minimize as lbfgsb
+from qspec.quantum.optimizers import Evaluation
+
+RNG = np.random.default_rng(0)
 
 
 class Rosenbrock:
@@ -29,7 +32,7 @@ def test_lbfgsb_never_spends_more_evaluations_than_maxiter() -> None:
     for maxiter in (1, 3, 5, 10, 25):
         objective = Rosenbrock()
         reports: list[int] = []
-        x = lbfgsb(LbfgsbOptions(name="l_bfgs_b", maxiter=maxiter), objective, np.array([-1.9, 2.0]),
+        x = lbfgsb(LbfgsbOptions(name="l_bfgs_b", maxiter=maxiter), objective, np.array([-1.9, 2.0]), RNG,
                    lambda i, _x, _e, seen=reports: seen.append(i))
         # the resource estimate assumes one evaluation per iteration: it must be an upper bound
         assert objective.evaluations <= maxiter
@@ -37,6 +40,6 @@ def test_lbfgsb_never_spends_more_evaluations_than_maxiter() -> None:
 
 
 def test_lbfgsb_still_converges_with_enough_budget() -> None:
-    x = lbfgsb(LbfgsbOptions(name="l_bfgs_b", maxiter=200), Rosenbrock(), np.array([-1.2, 1.0]),
+    x = lbfgsb(LbfgsbOptions(name="l_bfgs_b", maxiter=200), Rosenbrock(), np.array([-1.2, 1.0]), RNG,
                lambda *_: None)
     np.testing.assert_allclose(x, [1.0, 1.0], atol=1e-3)

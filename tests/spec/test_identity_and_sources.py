@@ -217,6 +217,16 @@ def test_schema_describes_all_kinds(run_cli) -> None:
     assert schema["$defs"]["BackendSpec"]["additionalProperties"] is False
     assert schema["$defs"]["CircuitSpec"]["properties"]["qubits"]["maximum"] == 32
     assert "apiVersion" in schema["$defs"]["Experiment"]["properties"]
+    # the names the plug-in tables hold are enums an editor can offer
+    from qspec.plugins import ansatze, feature_maps, optimizers
+
+    defs = schema["$defs"]
+    assert defs["AnsatzSpec"]["properties"]["type"]["enum"] == list(ansatze.plugins())
+    assert defs["FeatureMapSpec"]["properties"]["type"]["enum"] == list(feature_maps.plugins())
+    union = defs["TrainingSpec"]["properties"]["optimizer"]
+    assert list(union["discriminator"]["mapping"]) == list(optimizers.plugins())
+    assert [defs[ref["$ref"].split("/")[-1]]["properties"]["name"]["const"] for ref in union["oneOf"]] == list(
+        optimizers.plugins())
 
 
 def test_every_command_and_option_has_help() -> None:

@@ -117,6 +117,8 @@ CASES = {
         "spec.data.features", "sklearn:iris has 4 features", None),
     "unknown feature map": ({"a.yaml": edit(EXPERIMENT, "type: zz,", "type: zzz,")}, 15,
                             "spec.circuit.feature_map.type", "'zzz'", "did you mean 'zz'"),
+    "unknown ansatz": ({"a.yaml": edit(EXPERIMENT, "type: real_amplitudes,", "type: real_amplitude,")}, 16,
+                       "spec.circuit.ansatz.type", "'real_amplitude'", "did you mean 'real_amplitudes'"),
     "ansatz reps": ({"a.yaml": edit(EXPERIMENT, "reps: 2", "reps: 0")}, 16, "spec.circuit.ansatz.reps",
                     "greater than or equal to 1", None),
     "ansatz entanglement": ({"a.yaml": edit(EXPERIMENT, "entanglement: linear", "entanglement: ring")}, 16,
