@@ -1,6 +1,6 @@
 """The connection to MLflow: which store, a client for it, and MLflow's process-wide URIs.
 
-The URI is resolved as the CLI documents it (DESIGN.md, "Command line"): an explicit
+The URI is resolved as the CLI documents it (README, "Commands"): an explicit
 ``--tracking-uri``, else ``MLFLOW_TRACKING_URI``, else an embedded SQLite store in the repository
 (``<root>/.qspec/mlflow.db``, artifacts under ``<root>/.qspec/artifacts``; ``.qspec/`` is
 git-ignored). Shared by the two MLflow adapters, which do not import each other:

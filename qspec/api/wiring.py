@@ -180,7 +180,8 @@ def tracked_trainer(workspace: Workspace, specs: SpecSet, *, tracking: Tracking,
                 if progress is not None:
                     progress(request, record)
 
-            result = engine_train(loaded.resource, read=read, progress=on_iteration)
+            # The plan priced this training already: the run logs that same estimate.
+            result = engine_train(loaded.resource, read=read, progress=on_iteration, estimate=request.estimate)
             recorder.flush()
             recorder.log_result(result)
         run = registry.get_run(recorder.run_id)

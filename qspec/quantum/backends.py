@@ -20,8 +20,9 @@ from qiskit.circuit import Parameter, QuantumCircuit
 from qiskit.quantum_info import Pauli, SparsePauliOp
 
 from qspec.errors import BackendError
+from qspec.plugins.targets._memory import aer_method
 from qspec.quantum.circuits import Circuits
-from qspec.quantum.estimate import EXACT_CHUNK_AMPLITUDES, aer_method, measurement_groups
+from qspec.quantum.estimate import EXACT_CHUNK_AMPLITUDES, measurement_groups
 from qspec.quantum.result import DeviceInfo
 from qspec.quantum.simulate import StatevectorBatch, expectation_values
 from qspec.spec.models import BackendSpec

@@ -17,6 +17,10 @@ from dataclasses import dataclass
 from qspec.plan.state import Estimate
 from qspec.plugins import ansatze as ansatz_plugins
 from qspec.plugins import optimizers as optimizer_plugins
+from qspec.plugins.targets._memory import (
+    AMPLITUDE_BYTES,
+    state_bytes,
+)
 from qspec.spec.models import SKLEARN_DATASETS, DataSpec, Experiment, ExperimentSpec
 from qspec.spec.table import read_table
 
@@ -151,41 +155,8 @@ def estimate_resources(experiment: Experiment | ExperimentSpec, *,
 #: Most amplitudes the exact numpy path holds per slice of rows (2**22 complex numbers: 64 MiB).
 EXACT_CHUNK_AMPLITUDES = 2**22
 
-#: Above this many qubits a density matrix is too large; Aer then samples noise trajectories.
-DENSITY_MATRIX_MAX_QUBITS = 10
-
 #: Largest VQE problem whose exact ground state is computed (a 4096 x 4096 Hermitian matrix).
 EXACT_GROUND_MAX_QUBITS = 12
-
-#: Bytes of one complex128 amplitude.
-AMPLITUDE_BYTES = 16
-
-#: Aer's own memory around the states (the simulator, its buffers), a rough figure.
-AER_OVERHEAD_BYTES = 256 * 2**20
-
-
-def aer_method(qubits: int, *, noisy: bool) -> str:
-    """Aer's simulation method: a density matrix for noise while it is small enough."""
-    if not noisy:
-        return "statevector"
-    return "density_matrix" if qubits <= DENSITY_MATRIX_MAX_QUBITS else "automatic"
-
-
-def state_bytes(qubits: int, method: str) -> int:
-    """One simulated state: 2**n amplitudes, or 4**n for a density matrix."""
-    return AMPLITUDE_BYTES << (2 * qubits if method == "density_matrix" else qubits)
-
-
-def sample_bytes(qubits: int, rows: int, shots: int | None) -> int:
-    """The measured bits of every shot of ``rows`` rows, packed (none for exact values)."""
-    return 0 if shots is None else rows * shots * math.ceil(qubits / 8)
-
-
-def aer_bytes(qubits: int, rows: int, *, method: str, shots: int | None) -> int:
-    """One Aer call over ``rows`` parameter rows: a state per row (Aer may run every row as a
-    parallel experiment, so this bounds it), the measured bits of each shot, and Aer's overhead."""
-    return AER_OVERHEAD_BYTES + rows * state_bytes(qubits, method) + sample_bytes(qubits, rows, shots)
-
 
 def exact_path_bytes(qubits: int, rows: int, samples: int) -> int:
     """The numpy statevector path: every sample's encoded state, and rows in slices of at most

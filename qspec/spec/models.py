@@ -1,4 +1,4 @@
-"""The spec language of DESIGN.md as frozen pydantic models: Experiment, Model, Deployment.
+"""The spec language (README, "The spec language") as frozen pydantic models: Experiment, Model, Deployment.
 
 These models check each field on its own (types, ranges, enums, unknown keys). The names a spec
 may give a feature map, an ansatz, an optimizer or a backend target are those of the plug-in

@@ -1,7 +1,7 @@
 """The life of one training run in MLflow: start, per-iteration metrics, the full record, the end.
 
 Tracking records a training; it does not train. ``tracked_run`` opens a run tagged with the
-spec's identity (DESIGN.md, "Identity") and yields a ``RunRecorder``: whoever trains (``qspec.api``
+spec's identity (``qspec.tags``) and yields a ``RunRecorder``: whoever trains (``qspec.api``
 composes it with the engine's ``qspec.quantum.train`` for ``qspec apply``) passes
 ``recorder.record`` as the engine's progress callback, which buffers iteration metrics, then
 hands the result to ``recorder.log_result`` (params, final metrics, artifacts, the pyfunc model).
@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from qspec import tags as tag
 from qspec.errors import QspecError, TrackingError
+from qspec.plugins.targets import run_tags as target_tags
 from qspec.quantum.result import IterationRecord, TrainingResult
 from qspec.spec.load import Loaded
 from qspec.spec.models import Experiment
@@ -53,7 +54,7 @@ def experiment_name(loaded: Loaded[Experiment]) -> str:
 
 
 def run_tags(loaded: Loaded[Experiment], *, git_commit: str | None, git_dirty: bool = False) -> dict[str, str]:
-    """Identity tags (DESIGN.md) plus what the run ran on, known before anything runs."""
+    """Identity tags (qspec.tags) plus what the run ran on, known before anything runs."""
     import qiskit
 
     from qspec import __version__
@@ -67,9 +68,7 @@ def run_tags(loaded: Loaded[Experiment], *, git_commit: str | None, git_dirty: b
         tag.VERSION: __version__,
         "quantum.framework": "qiskit",
         "quantum.framework_version": qiskit.__version__,
-        "quantum.provider": {"aer": "aer", "fake": "ibm-fake", "ibm": "ibm"}[backend.kind],
-        "quantum.device": backend.device or "aer_simulator",
-        "quantum.type": "hardware" if backend.kind == "ibm" else "simulator",
+        **target_tags(backend),  # quantum.provider, quantum.device, quantum.type: what the target is
         "quantum.task": loaded.resource.spec.task,
     }
     if loaded.resource.metadata.description:

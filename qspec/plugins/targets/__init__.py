@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from qspec.plugins import discover
+from qspec.plugins.targets._memory import aer_bytes, aer_method
 from qspec.spec.devices import FAKE_DEVICES
 from qspec.spec.models import spec_error
 
@@ -192,6 +193,4 @@ def device_fits(spec: ExperimentSpec, device: str) -> list[Finding]:
 
 def aer_peak_bytes(backend: BackendSpec, qubits: int, rows: int, *, noisy: bool) -> int:
     """Aer's memory for one call: a statevector or density matrix per row, the measured bits, overhead."""
-    from qspec.quantum.estimate import aer_bytes, aer_method
-
     return aer_bytes(qubits, rows, method=aer_method(qubits, noisy=noisy), shots=backend.shots)

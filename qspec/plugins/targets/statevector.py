@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from qspec.plugins.targets import Simulator, refuse_noise
+from qspec.plugins.targets._memory import sample_bytes, state_bytes
 
 if TYPE_CHECKING:
     from qspec.plugins.targets import Finding
@@ -53,8 +54,6 @@ class StatevectorTarget(Simulator):
         return SamplerEvaluator(backend, circuits, lambda call: StatevectorSampler(default_shots=shots, seed=rng))
 
     def peak_memory_bytes(self, backend: BackendSpec, qubits: int, rows: int) -> int:
-        from qspec.quantum.estimate import sample_bytes, state_bytes
-
         # one state at a time (and the copy evolving it makes), every row's bound circuit, the bits
         return (OVERHEAD_BYTES + 2 * state_bytes(qubits, "statevector") + rows * BOUND_CIRCUIT_BYTES
                 + sample_bytes(qubits, rows, backend.shots))
