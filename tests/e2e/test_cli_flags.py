@@ -11,35 +11,13 @@ from pathlib import Path
 import pytest
 
 from qspec.registry.testing import client_for
+from tests.conftest import example_text
 
 IRIS = (Path(__file__).parent / "specs" / "iris.yaml").read_text().replace(
     "production: {ref: v1.0}", "production: {track: HEAD}")
 
-H2 = """\
-apiVersion: qspec/v1
-kind: Experiment
-metadata: {name: h2-vqe}
-spec:
-  task: vqe
-  hamiltonian:
-    terms: {II: -1.052373245772859, IZ: 0.39793742484318045, ZI: -0.39793742484318045,
-            ZZ: -0.01128010425623538, XX: 0.18093119978423156}
-    constant: 0.7199689944
-  circuit: {qubits: 2, ansatz: {type: efficient_su2, reps: 1}}
-  training: {optimizer: {name: l_bfgs_b, maxiter: 50}, seed: 5}
----
-apiVersion: qspec/v1
-kind: Model
-metadata: {name: h2-ground-state}
-spec: {experiment: h2-vqe}
----
-apiVersion: qspec/v1
-kind: Deployment
-metadata: {name: h2-ground-state}
-spec:
-  model: h2-ground-state
-  stages: {staging: {track: HEAD}}
-"""
+# The example H2 spec, trained for fewer iterations (L-BFGS-B converges on two qubits long before 200).
+H2 = example_text("h2-vqe.yaml").replace("maxiter: 200", "maxiter: 50")
 
 
 @pytest.fixture

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import yaml
 from qiskit.quantum_info import SparsePauliOp
 
 from qspec.quantum.backends import EstimatorEvaluator, ExactEvaluator, open_backend
 from qspec.quantum.circuits import Circuits, build_circuits
 from qspec.spec.models import BackendSpec, ExperimentSpec
+from tests.conftest import example_text
 
 FEATURE_MAPS = [{"type": "angle"}, {"type": "z", "reps": 2}, {"type": "zz", "entanglement": "linear"},
                 {"type": "zz", "entanglement": "full"}, {"type": "zz", "entanglement": "circular", "reps": 2}]
@@ -43,9 +45,11 @@ def test_classifier_circuits_match_aer(feature_map: dict, ansatz: str, entanglem
     assert np.ptp(exact) > 0.1  # not trivially constant
 
 
+H2_TERMS = next(yaml.safe_load_all(example_text("h2-vqe.yaml")))["spec"]["hamiltonian"]["terms"]
+
+
 @pytest.mark.parametrize("terms", [
-    {"II": -1.052373245772859, "IZ": 0.39793742484318045, "ZI": -0.39793742484318045,
-     "ZZ": -0.01128010425623538, "XX": 0.18093119978423156},
+    H2_TERMS,
     {"XYZ": 0.3, "ZZI": -0.7, "IXX": 0.25, "YIY": 0.1, "III": 0.5},
 ])
 @pytest.mark.parametrize("ansatz", ["real_amplitudes", "efficient_su2"])
