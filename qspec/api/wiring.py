@@ -123,12 +123,15 @@ def data_files(specset: SpecSet) -> list[str]:
                    if d is not None and d.csv_path is not None})
 
 
-def estimator(workspace: Workspace) -> Callable[[Experiment], Estimate]:
-    """Prices a training from its spec (csv rows counted through the workspace's source)."""
+def estimator(workspace: Workspace) -> Callable[[Experiment, str | None], Estimate]:
+    """Prices a training from its spec, its csv rows counted where the trainer will read them: through
+    the workspace's source, or at the git ref of a ``ref:`` stage."""
     from qspec.quantum.estimate import estimate_resources
 
-    def estimate(experiment: Experiment) -> Estimate:
-        return estimate_resources(experiment, read=workspace.source.read)
+    def estimate(experiment: Experiment, rev: str | None) -> Estimate:
+        resolver = workspace.resolver
+        read = workspace.source.read if rev is None or resolver is None else resolver.reader_at(rev)
+        return estimate_resources(experiment, read=read)
 
     return estimate
 

@@ -1,10 +1,11 @@
 """The desired state: a ``SpecSet`` (one revision of the specs) turned into ``DesiredState``.
 
 Called by ``qspec.api`` before ``diff``. Two things are injected so this module stays pure
-(no git, no qiskit): ``resolve_ref(ref, model_name, experiment_name)`` reads the Model's experiment at a git ref
-(``qspec.gitrepo.RefResolver`` is the real one), and ``estimate(experiment)`` prices a
-training (``qspec.quantum``'s ``estimate_resources`` is the real one). A resolver may return None
-or raise a ``QspecError``; either way the stage is blocked with the reason, not the whole plan.
+(no git, no qiskit): ``resolve_ref(ref, model_name, experiment_name)`` reads the Model's experiment
+at a git ref (``qspec.gitrepo.RefResolver`` is the real one), and ``estimate(experiment, rev)``
+prices a training, its csv rows counted at ``rev`` (``qspec.quantum``'s ``estimate_resources`` is
+the real one). A resolver may return None or raise a ``QspecError``; either way the stage is
+blocked with the reason, not the whole plan.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ class ResolvedSpec:
 #: (ref, model name, experiment name at HEAD) -> the Model's experiment at that ref, or None.
 RefResolver = Callable[[str, str, str], "ResolvedSpec | None"]
 #: An experiment -> what training it costs (None: unknown). The engine returns an ``Estimate``.
-Estimator = Callable[[Experiment], Estimate | None]
+#: (experiment, the git ref it is read at or None for the specs being planned) -> its price.
+Estimator = Callable[[Experiment, str | None], Estimate | None]
 
 
 def desired_state(specs: SpecSet, *, resolve_ref: RefResolver | None = None, estimate: Estimator | None = None,
@@ -44,11 +46,12 @@ def desired_state(specs: SpecSet, *, resolve_ref: RefResolver | None = None, est
     commit = git_commit or specs.revision
     estimates: dict[str, Estimate | None] = {}
 
-    def priced(spec_hash: str, experiment: Experiment) -> Estimate | None:
+    def priced(spec_hash: str, experiment: Experiment, rev: str | None) -> Estimate | None:
+        # One price per hash: the hash fingerprints the data, so any revision of it prices the same.
         if estimate is None:
             return None
         if spec_hash not in estimates:
-            estimates[spec_hash] = estimate(experiment)
+            estimates[spec_hash] = estimate(experiment, rev)
         return estimates[spec_hash]
 
     deployments: dict[str, list[Loaded[Deployment]]] = {}
@@ -59,7 +62,7 @@ def desired_state(specs: SpecSet, *, resolve_ref: RefResolver | None = None, est
         model = loaded_model.resource
         loaded_exp: Loaded[Experiment] = specs.experiments[model.spec.experiment]
         head = _build(loaded_exp.hash, loaded_exp.resource, None, loaded_exp.file, commit,
-                      priced(loaded_exp.hash, loaded_exp.resource))
+                      priced(loaded_exp.hash, loaded_exp.resource, None))
         builds = {head.spec_hash: head}
         stages: dict[str, Stage] = {}
         declared_by: dict[str, str] = {}
@@ -88,7 +91,7 @@ def desired_state(specs: SpecSet, *, resolve_ref: RefResolver | None = None, est
                         continue
                     build = builds.get(resolved.spec_hash) or _build(
                         resolved.spec_hash, resolved.experiment, stage.ref, resolved.spec_path,
-                        resolved.git_commit, priced(resolved.spec_hash, resolved.experiment))
+                        resolved.git_commit, priced(resolved.spec_hash, resolved.experiment, stage.ref))
                     builds[build.spec_hash] = build
                     stages[alias] = Stage(alias, source, spec_hash=build.spec_hash, gates=gates)
         models[name] = DesiredModel(

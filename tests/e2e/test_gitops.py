@@ -214,11 +214,19 @@ def data_sizes(client) -> dict[str, int]:
 
 def test_a_ref_stage_trains_on_the_data_at_that_ref(csv_workspace, run_cli) -> None:
     _, uri = csv_workspace
+    planned = json.loads(run_cli("plan", "--format", "json").out)
+    # The plan prices each build on the rows it will train on: 60 at v1.0, 100 at HEAD.
+    priced = {i["rev"]: i["estimate"]["circuits"] for i in planned["items"] if i["action"] == "train"}
+    assert set(priced) == {None, "v1.0"} and priced["v1.0"] < priced[None]
     result = run_cli("apply", "--auto-approve")
     assert result.code == 0, result.err
     client = client_for(uri)
     assert sorted(aliases(client, "iris-classifier").values()) == [1, 2]  # two builds, one per stage
     assert data_sizes(client) == {"staging": 100, "production": 60}
+    # ... and each run logs the estimate the plan computed, not one priced again.
+    logged = {alias: client.get_run(client.get_model_version_by_alias("iris-classifier", alias).run_id)
+              .data.metrics["quantum.cost.circuits"] for alias in ("staging", "production")}
+    assert logged == {"staging": priced[None], "production": priced["v1.0"]}
 
 
 def test_apply_at_a_revision_reads_the_data_at_that_revision(csv_workspace, run_cli) -> None:

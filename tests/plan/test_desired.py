@@ -16,7 +16,7 @@ from qspec.spec.models import Experiment
 EXAMPLES = Path(__file__).resolve().parents[2] / "specs"
 
 
-def fake_estimate(experiment: Experiment) -> Estimate:
+def fake_estimate(experiment: Experiment, rev: str | None) -> Estimate:
     return Estimate(100, 1000, 0.0, 0.0)
 
 
