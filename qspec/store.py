@@ -110,9 +110,20 @@ def connect(tracking_uri: str | None = None, *, root: Path | None = None) -> Tra
             f"the file store {uri!r} is not supported",
             hint="use a database (sqlite:///path/mlflow.db) or a server (http://host:5000)",
         )
-    with mlflow_errors("cannot open the MLflow tracking store", uri):
-        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    try:
+        with mlflow_errors("cannot open the MLflow tracking store", uri):
+            client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    except ModuleNotFoundError as exc:  # SQLAlchemy imports the database driver the URI's scheme names
+        scheme = uri.split("://", 1)[0]
+        raise TrackingError(
+            f"the tracking store {scheme}:// needs the Python package {exc.name!r}, which is not installed",
+            hint=f"pip install {_DRIVERS.get(scheme.split('+', 1)[0], exc.name or 'the database driver')}",
+        ) from None  # the driver's import traceback says nothing more
     return Tracking(uri=uri, client=client, artifact_root=artifact_root)
+
+
+#: The package to install for a database scheme's default SQLAlchemy driver.
+_DRIVERS = {"postgresql": "psycopg2-binary", "mysql": "mysqlclient", "mssql": "pyodbc"}
 
 
 @contextmanager

@@ -116,3 +116,20 @@ def test_importing_tracking_and_the_predict_command_stays_light() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_a_database_uri_without_its_driver_is_one_error_naming_the_package(run_cli, tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("psycopg2") is not None or importlib.util.find_spec("psycopg") is not None:
+        pytest.skip("a PostgreSQL driver is installed here")
+    (tmp_path / "specs").mkdir()
+    monkeypatch.chdir(tmp_path)
+    from tests.conftest import example_text
+
+    (tmp_path / "specs" / "h2.yaml").write_text(example_text("h2-vqe.yaml"))
+    result = run_cli("plan", "--tracking-uri", "postgresql://qspec:secret@127.0.0.1:1/qspec")
+    assert result.code == 1
+    assert "needs the Python package" in result.err and "pip install psycopg2-binary" in result.err
+    assert "Traceback" not in result.err and "secret" not in result.err
