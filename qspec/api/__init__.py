@@ -85,10 +85,12 @@ def validate(specs: Sequence[str | Path] = ("specs",), *, rev: str | None = None
 
 def plan(*, specs: Sequence[str | Path] = ("specs",), rev: str | None = None, base: str | None = None,
          tracking_uri: str | None = None, prune: bool = False, only: str | None = None,
-         root: Path | None = None) -> PlanResult:
+         root: Path | None = None, max_memory: str | None = None) -> PlanResult:
     """What apply would do. ``base``: limit it to the models that the changes since ``base`` affect
-    (a pull request's view) while still validating everything."""
-    from qspec.api.wiring import connect_registry, estimator
+    (a pull request's view) while still validating everything. A training that cannot run here (its
+    target's credentials missing, more peak memory than ``max_memory``, default ``$QSPEC_MAX_MEMORY``
+    or 80% of the machine) is blocked in the plan, before anything is written."""
+    from qspec.api.wiring import connect_registry, estimator, memory_budget, preflight
     from qspec.plan.desired import desired_state
     from qspec.plan.diff import changed_models, diff
     from qspec.plan.state import DesiredState
@@ -97,7 +99,8 @@ def plan(*, specs: Sequence[str | Path] = ("specs",), rev: str | None = None, ba
     specset = workspace.load()
     git = workspace.git_state(specset)
     resolver = workspace.resolver
-    desired = desired_state(specset, resolve_ref=resolver, estimate=estimator(workspace), git_commit=git.commit)
+    desired = desired_state(specset, resolve_ref=resolver, estimate=estimator(workspace),
+                            preflight=preflight(workspace, memory_budget(max_memory)), git_commit=git.commit)
     selected = _select(specset, only)
     changed = None
     notes: list[str] = []
@@ -140,7 +143,7 @@ def _select(specset: SpecSet, only: str | None) -> set[str] | None:
 
 def apply(*, specs: Sequence[str | Path] = ("specs",), rev: str | None = None, tracking_uri: str | None = None,
           prune: bool = False, only: str | None = None, allow_dirty: bool = False, root: Path | None = None,
-          confirm: Callable[[PlanResult], bool] | None = None,
+          max_memory: str | None = None, confirm: Callable[[PlanResult], bool] | None = None,
           progress: Progress | None = None,
           report: Callable[[Outcome], None] | None = None) -> ApplyOutcome | None:
     """Reconcile the registry with the specs. Everything is validated before anything changes;
@@ -149,7 +152,8 @@ def apply(*, specs: Sequence[str | Path] = ("specs",), rev: str | None = None, t
     from qspec.apply.executor import apply as execute
     from qspec.apply.result import ApplyResult
 
-    planned = plan(specs=specs, rev=rev, tracking_uri=tracking_uri, prune=prune, only=only, root=root)
+    planned = plan(specs=specs, rev=rev, tracking_uri=tracking_uri, prune=prune, only=only, root=root,
+                   max_memory=max_memory)
     git = planned.git
     if rev is None:
         if not git.is_repo and not allow_dirty:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qspec.errors import ApplyError
-from qspec.plan.state import Estimate, RunInfo, short
+from qspec.errors import ApplyError, QspecError
+from qspec.plan.state import Blocker, Estimate, RunInfo, short
 from qspec.spec.load import SpecSet, load_source
 from qspec.spec.models import Experiment
 from qspec.spec.source import SpecSource, WorkTreeSource, find_root
@@ -134,6 +134,71 @@ def estimator(workspace: Workspace) -> Callable[[Experiment, str | None], Estima
         return estimate_resources(experiment, read=read)
 
     return estimate
+
+
+#: Where a memory budget comes from when ``--max-memory`` is not given; else a share of the machine.
+MEMORY_ENV = "QSPEC_MAX_MEMORY"
+#: The share of the machine's memory a training may use by default (the rest is the OS, MLflow, Python).
+MEMORY_SHARE = 0.8
+
+_UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 10**3, "kib": 2**10, "m": 2**20, "mb": 10**6, "mib": 2**20,
+          "g": 2**30, "gb": 10**9, "gib": 2**30, "t": 2**40, "tb": 10**12, "tib": 2**40}
+
+
+def parse_memory(text: str, *, what: str = "--max-memory") -> int:
+    """Bytes from ``4GiB``, ``512M``, ``8 GB`` or a plain byte count."""
+    import re
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
+    unit = match.group(2).lower() if match else ""
+    if match is None or unit not in _UNITS or float(match.group(1)) <= 0:
+        raise QspecError(f"{what}: {text[:40]!r} is not a memory size",
+                         hint="write a positive size such as 4GiB, 512MiB or 8GB")
+    return int(float(match.group(1)) * _UNITS[unit])
+
+
+def memory_budget(explicit: str | None = None) -> int:
+    """The most memory one training may use: ``--max-memory``, else ``$QSPEC_MAX_MEMORY``, else 80% of
+    the machine's physical memory."""
+    if explicit is not None:
+        return parse_memory(explicit)
+    if os.environ.get(MEMORY_ENV):
+        return parse_memory(os.environ[MEMORY_ENV], what=MEMORY_ENV)
+    return int(MEMORY_SHARE * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+
+
+def size(count: float) -> str:
+    """Bytes as people read them: ``48.0 GiB``."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if count < 1024:
+            return f"{count:.1f} {unit}" if unit != "B" else f"{int(count)} B"
+        count /= 1024
+    return f"{count:.1f} TiB"
+
+
+def preflight(workspace: Workspace, max_memory: int) -> Callable[[Experiment, str | None], Blocker | None]:
+    """What must hold before a training may start here, checked at plan time so that nothing is written
+    for a training that cannot run: the target's credentials, and its peak memory against ``max_memory``."""
+    from qspec.errors import BackendError
+    from qspec.plan.reasons import Reason
+    from qspec.plugins.targets import check_credentials
+    from qspec.quantum.estimate import peak_memory_bytes
+
+    def check(experiment: Experiment, rev: str | None) -> Blocker | None:
+        try:
+            check_credentials(experiment.spec.backend)
+        except BackendError as exc:
+            return Blocker(Reason.CREDENTIALS_MISSING, exc.message + (f"; {exc.hint}" if exc.hint else ""))
+        resolver = workspace.resolver
+        read = workspace.source.read if rev is None or resolver is None else resolver.reader_at(rev)
+        peak = peak_memory_bytes(experiment, read=read)
+        if peak > max_memory:
+            return Blocker(Reason.MEMORY_EXCEEDED, (
+                f"training needs an estimated {size(peak)} of memory at its peak, more than the {size(max_memory)} "
+                f"it may use; use fewer qubits, shots or samples, or raise --max-memory (or ${MEMORY_ENV})"))
+        return None
+
+    return check
 
 
 def connect_registry(tracking_uri: str | None, root: Path) -> tuple[Tracking, MlflowRegistry]:

@@ -20,6 +20,8 @@ from qspec.errors import QspecError
 SPECS_HELP = "Spec directory."
 REV_HELP = "Read the specs at this git revision instead of the work tree."
 URI_HELP = "MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else the embedded store in .qspec/)."
+MEMORY_HELP = ("Most memory one training may use, e.g. 8GiB (default: $QSPEC_MAX_MEMORY, else 80% of this "
+               "machine's); a training estimated to need more is blocked in the plan.")
 
 
 def _common(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -48,13 +50,15 @@ def _note(text: str) -> None:
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error.")
 @click.option("--prune", is_flag=True, help="Plan to delete managed aliases that git no longer declares.")
 @click.option("--only", default=None, help="Only the models of this Experiment (or this Model).")
+@click.option("--max-memory", default=None, help=MEMORY_HELP)
 def plan(specs_dir: str, rev: str | None, tracking_uri: str | None, base: str | None, fmt: str,
-         detailed_exitcode: bool, prune: bool, only: str | None) -> None:
+         detailed_exitcode: bool, prune: bool, only: str | None, max_memory: str | None) -> None:
     """Show what apply would train, register and promote, and what it would cost."""
     from qspec import api
     from qspec.plan.render import render
 
-    result = api.plan(specs=[specs_dir], rev=rev, base=base, tracking_uri=tracking_uri, prune=prune, only=only)
+    result = api.plan(specs=[specs_dir], rev=rev, base=base, tracking_uri=tracking_uri, prune=prune, only=only,
+                      max_memory=max_memory)
     _describe_context(result)
     click.echo(render(result.plan, fmt), nl=False)
     if detailed_exitcode and result.plan.has_changes:
@@ -82,15 +86,17 @@ def _describe_context(result: Any) -> None:
 @click.option("--allow-dirty", is_flag=True, help="Apply uncommitted spec changes (runs are tagged qspec.git_dirty).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text for people, json for programs.")
+@click.option("--max-memory", default=None, help=MEMORY_HELP)
 def apply(specs_dir: str, rev: str | None, tracking_uri: str | None, auto_approve: bool, dry_run: bool,
-          only: str | None, prune: bool, allow_dirty: bool, fmt: str) -> None:
+          only: str | None, prune: bool, allow_dirty: bool, fmt: str, max_memory: str | None) -> None:
     """Reconcile the MLflow registry with the specs: train, register, move aliases."""
     from qspec import api
     from qspec.apply.result import render_result
     from qspec.plan.render import render
 
     if dry_run:
-        result = api.plan(specs=[specs_dir], rev=rev, tracking_uri=tracking_uri, prune=prune, only=only)
+        result = api.plan(specs=[specs_dir], rev=rev, tracking_uri=tracking_uri, prune=prune, only=only,
+                          max_memory=max_memory)
         _describe_context(result)
         click.echo(render(result.plan, "json" if fmt == "json" else "text"), nl=False)
         return
@@ -110,7 +116,8 @@ def apply(specs_dir: str, rev: str | None, tracking_uri: str | None, auto_approv
 
     with progress:
         outcome = api.apply(specs=[specs_dir], rev=rev, tracking_uri=tracking_uri, prune=prune, only=only,
-                            allow_dirty=allow_dirty, confirm=confirm, progress=progress.update)
+                            allow_dirty=allow_dirty, max_memory=max_memory, confirm=confirm,
+                            progress=progress.update)
     if outcome is None:
         _note("Apply cancelled; nothing changed.")
         raise SystemExit(1)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from qspec.errors import QspecError
 from qspec.plan.reasons import Reason
-from qspec.plan.state import Budget, Build, DesiredModel, DesiredState, Estimate, Stage
+from qspec.plan.state import Blocker, Budget, Build, DesiredModel, DesiredState, Estimate, Stage
 from qspec.spec.load import Loaded, SpecSet
 from qspec.spec.models import Deployment, Experiment
 
@@ -32,12 +32,15 @@ class ResolvedSpec:
 
 #: (ref, model name, experiment name at HEAD) -> the Model's experiment at that ref, or None.
 RefResolver = Callable[[str, str, str], "ResolvedSpec | None"]
-#: An experiment -> what training it costs (None: unknown). The engine returns an ``Estimate``.
-#: (experiment, the git ref it is read at or None for the specs being planned) -> its price.
+#: (experiment, the git ref it is read at or None for the specs being planned) -> what training it
+#: costs (None: unknown). The engine's ``estimate_resources`` is the real one.
 Estimator = Callable[[Experiment, str | None], Estimate | None]
+#: (experiment, ref or None) -> why it cannot be trained here (missing credentials, memory), or None.
+Preflight = Callable[[Experiment, str | None], Blocker | None]
 
 
 def desired_state(specs: SpecSet, *, resolve_ref: RefResolver | None = None, estimate: Estimator | None = None,
+                  preflight: Preflight | None = None,
                   git_commit: str | None = None) -> DesiredState:
     """What git declares: per Model, its builds (HEAD and ref stages) and where each alias should be.
 
@@ -54,6 +57,15 @@ def desired_state(specs: SpecSet, *, resolve_ref: RefResolver | None = None, est
             estimates[spec_hash] = estimate(experiment, rev)
         return estimates[spec_hash]
 
+    blockers: dict[str, Blocker | None] = {}
+
+    def checked(spec_hash: str, experiment: Experiment, rev: str | None) -> Blocker | None:
+        if preflight is None:
+            return None
+        if spec_hash not in blockers:
+            blockers[spec_hash] = preflight(experiment, rev)
+        return blockers[spec_hash]
+
     deployments: dict[str, list[Loaded[Deployment]]] = {}
     for loaded_deployment in sorted(specs.deployments.values(), key=lambda d: d.name):
         deployments.setdefault(loaded_deployment.resource.spec.model, []).append(loaded_deployment)
@@ -62,7 +74,8 @@ def desired_state(specs: SpecSet, *, resolve_ref: RefResolver | None = None, est
         model = loaded_model.resource
         loaded_exp: Loaded[Experiment] = specs.experiments[model.spec.experiment]
         head = _build(loaded_exp.hash, loaded_exp.resource, None, loaded_exp.file, commit,
-                      priced(loaded_exp.hash, loaded_exp.resource, None))
+                      priced(loaded_exp.hash, loaded_exp.resource, None),
+                      checked(loaded_exp.hash, loaded_exp.resource, None))
         builds = {head.spec_hash: head}
         stages: dict[str, Stage] = {}
         declared_by: dict[str, str] = {}
@@ -91,7 +104,8 @@ def desired_state(specs: SpecSet, *, resolve_ref: RefResolver | None = None, est
                         continue
                     build = builds.get(resolved.spec_hash) or _build(
                         resolved.spec_hash, resolved.experiment, stage.ref, resolved.spec_path,
-                        resolved.git_commit, priced(resolved.spec_hash, resolved.experiment, stage.ref))
+                        resolved.git_commit, priced(resolved.spec_hash, resolved.experiment, stage.ref),
+                        checked(resolved.spec_hash, resolved.experiment, stage.ref))
                     builds[build.spec_hash] = build
                     stages[alias] = Stage(alias, source, spec_hash=build.spec_hash, gates=gates)
         models[name] = DesiredModel(
@@ -103,10 +117,10 @@ def desired_state(specs: SpecSet, *, resolve_ref: RefResolver | None = None, est
 
 
 def _build(spec_hash: str, experiment: Experiment, rev: str | None, path: str | None, commit: str | None,
-           estimate: Estimate | None) -> Build:
+           estimate: Estimate | None, blocker: Blocker | None) -> Build:
     budget = experiment.spec.budget
     return Build(spec_hash=spec_hash, experiment=experiment.name, rev=rev, spec_path=path, git_commit=commit,
-                 estimate=estimate, budget=Budget(budget.max_shots, budget.max_cost_usd))
+                 estimate=estimate, budget=Budget(budget.max_shots, budget.max_cost_usd), blocker=blocker)
 
 
 def _resolve(resolver: RefResolver | None, ref: str, model: str, experiment: str) -> tuple[ResolvedSpec | None, str]:

@@ -100,9 +100,8 @@ def _diff_model(model: DesiredModel, registered: RegisteredModelInfo | None, act
                    f"qspec never changes it: rename the Model, or tag the registered model to adopt it",
         )]
     out: list[PlanItem] = []
+    missing = registered is None
     if registered is None:
-        out.append(PlanItem(Action.CREATE_MODEL, name, model=name, tags={tag.MANAGED: "true"},
-                            code=Reason.MODEL_MISSING, reason=f"git declares Model {name!r}"))
         registered = RegisteredModelInfo(name)
 
     targets: dict[str, _Target] = {}
@@ -144,6 +143,11 @@ def _diff_model(model: DesiredModel, registered: RegisteredModelInfo | None, act
             code=Reason.DUPLICATE_VERSION,
             reason=f"duplicate of v{kept} (same spec {short(spec_hash)}, left by two applies racing)",
         ))
+    if missing and any(i.action.changes for i in out):
+        # Created only when something will use it: a model whose every build is blocked (no
+        # credentials, too much memory, over budget) leaves the registry untouched.
+        out.insert(0, PlanItem(Action.CREATE_MODEL, name, model=name, tags={tag.MANAGED: "true"},
+                               code=Reason.MODEL_MISSING, reason=f"git declares Model {name!r}"))
     return out
 
 
@@ -170,6 +174,12 @@ def _plan_build(model: DesiredModel, build: Build, runs: list[RunInfo], training
                             spec_hash=spec_hash, run_id=run.run_id, code=Reason.REQUIREMENT_NOT_MET,
                             reason=why + " (change the spec to retrain)"))
         return _Target(blocked="requirement not met")
+
+    if build.blocker is not None:  # cannot run here at all: say so before anything is written
+        out.append(PlanItem(Action.BLOCKED, build.label, model=name, experiment=build.experiment,
+                            spec_hash=spec_hash, estimate=build.estimate, rev=build.rev, code=build.blocker.code,
+                            reason=build.blocker.message))
+        return _Target(blocked=str(build.blocker.code).replace("-", " "))
 
     over = build.budget.exceeded_by(build.estimate)
     if over is not None:

@@ -24,6 +24,8 @@ class Reason(StrEnum):
     RUN_PASSED = "run-passed"  # a finished run met the requirements: register it
     REQUIREMENT_NOT_MET = "requirement-not-met"  # the finished run missed them: blocked
     BUDGET_EXCEEDED = "budget-exceeded"  # the estimate does not fit the experiment's budget: blocked
+    CREDENTIALS_MISSING = "credentials-missing"  # the target needs an account that is not configured: blocked
+    MEMORY_EXCEEDED = "memory-exceeded"  # the training's peak memory exceeds what it may use: blocked
     DUPLICATE_VERSION = "duplicate-version"  # a second version of one hash (two applies raced): delete it
     # --- a stage (an alias git declares) --------------------------------------------------------------
     REF_UNRESOLVED = "ref-unresolved"  # its ref cannot be read

@@ -70,6 +70,15 @@ class Budget:
 
 
 @dataclass(frozen=True)
+class Blocker:
+    """Why a training cannot run here, found before anything is written (no credentials for the
+    target, more memory than it may use): the build is blocked with this code and message."""
+
+    code: Reason
+    message: str
+
+
+@dataclass(frozen=True)
 class Build:
     """One experiment spec (identified by its hash) of which a model needs a version."""
 
@@ -80,6 +89,7 @@ class Build:
     git_commit: str | None = None
     estimate: Estimate | None = None
     budget: Budget = Budget()
+    blocker: Blocker | None = None  # a pre-flight check that failed (``desired_state``'s ``preflight``)
 
     @property
     def label(self) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from qspec import tags as tag
 from qspec.plan.state import (
     ActualState,
+    Blocker,
     Budget,
     Build,
     DesiredModel,
@@ -36,9 +37,9 @@ def bound(min: float | None = None, max: float | None = None) -> Bound:
 
 
 def build(spec_hash: str = H1, experiment: str = "exp", *, rev: str | None = None, estimate: Estimate | None = EST,
-          budget: Budget | None = None) -> Build:
+          budget: Budget | None = None, blocker: Blocker | None = None) -> Build:
     return Build(spec_hash, experiment, rev=rev, spec_path="specs/exp.yaml", git_commit="c0ffee",
-                 estimate=estimate, budget=budget or Budget())
+                 estimate=estimate, budget=budget or Budget(), blocker=blocker)
 
 
 def head(alias: str = "staging", spec_hash: str = H1, gates: Mapping[str, Bound] | None = None) -> Stage:

@@ -63,3 +63,32 @@ def test_trains_the_planned_spec_in_a_tracked_run(spec_repo: Any) -> None:
     assert run.tags[tag.GIT_COMMIT] == commit and run.tags[tag.GIT_DIRTY] == "true"
     assert seen and seen == sorted(seen)
     assert "energy" in run.metrics
+
+
+@pytest.mark.parametrize(("text", "expected"), [("8GiB", 8 * 2**30), ("512M", 512 * 2**20), ("1.5 GB", 1_500_000_000),
+                                                ("4096", 4096)])
+def test_memory_sizes_parse(text: str, expected: int) -> None:
+    from qspec.api.wiring import parse_memory
+
+    assert parse_memory(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "lots", "-1G", "0", "3 parsecs"])
+def test_bad_memory_sizes_are_errors(text: str) -> None:
+    from qspec.api.wiring import parse_memory
+    from qspec.errors import QspecError
+
+    with pytest.raises(QspecError, match="is not a memory size"):
+        parse_memory(text)
+
+
+def test_the_default_memory_budget_is_a_share_of_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from qspec.api.wiring import memory_budget
+
+    monkeypatch.delenv("QSPEC_MAX_MEMORY", raising=False)
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert memory_budget() == int(0.8 * physical)
+    monkeypatch.setenv("QSPEC_MAX_MEMORY", "2GiB")
+    assert memory_budget() == 2 * 2**30 and memory_budget("1GiB") == 2**30

@@ -18,6 +18,7 @@ from qspec.plan.actions import (
     Value,
     describe,
 )
+from qspec.plan.state import Blocker
 from qspec.plan.testing import (
     EST,
     H1,
@@ -164,6 +165,17 @@ CASES = [
          actual(registered()),
          [(A.BLOCKED, f"exp#{H1[:12]}", R.BUDGET_EXCEEDED), (A.BLOCKED, "m@staging", R.BUILD_BLOCKED)],
          reasons={0: "$12.50 > max_cost_usd $10.00"}),
+    Case("a target without credentials blocks training, and a missing model is not created for nothing",
+         desired(model(builds=[build(blocker=Blocker(R.CREDENTIALS_MISSING, "no IBM Quantum account"))])), actual(),
+         [(A.BLOCKED, f"exp#{H1[:12]}", R.CREDENTIALS_MISSING), (A.BLOCKED, "m@staging", R.BUILD_BLOCKED)],
+         reasons={0: "no IBM Quantum account", 1: "(credentials missing)"}),
+    Case("a training that needs more memory than it may use is blocked",
+         desired(model(builds=[build(blocker=Blocker(R.MEMORY_EXCEEDED, "needs 48 GiB"))])), actual(registered()),
+         [(A.BLOCKED, f"exp#{H1[:12]}", R.MEMORY_EXCEEDED), (A.BLOCKED, "m@staging", R.BUILD_BLOCKED)]),
+    Case("a pre-flight does not block a spec that already has a run",
+         desired(model(builds=[build(blocker=Blocker(R.MEMORY_EXCEEDED, "needs 48 GiB"))])),
+         actual(registered(), runs=[run("r1")]),
+         [(A.REGISTER, "m", R.RUN_PASSED), (A.SET_ALIAS, "m@staging", R.ALIAS_DECLARED)]),
     Case("a budget does not block a spec that already has a run",
          desired(model(builds=[build(budget=Budget(max_shots=1))])), actual(registered(), runs=[run("r1")]),
          [(A.REGISTER, "m", R.RUN_PASSED), (A.SET_ALIAS, "m@staging", R.ALIAS_DECLARED)]),
