@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from qspec.errors import QspecError
 from qspec.plan.reasons import Reason
@@ -30,6 +31,8 @@ class ResolvedSpec:
     git_commit: str | None = None
 
 
+T = TypeVar("T")
+
 #: (ref, model name, experiment name at HEAD) -> the Model's experiment at that ref, or None.
 RefResolver = Callable[[str, str, str], "ResolvedSpec | None"]
 #: (experiment, the git ref it is read at or None for the specs being planned) -> what training it
@@ -47,24 +50,8 @@ def desired_state(specs: SpecSet, *, resolve_ref: RefResolver | None = None, est
     ``git_commit`` is the commit the specs were read at (``specs.revision`` when read from git).
     """
     commit = git_commit or specs.revision
-    estimates: dict[str, Estimate | None] = {}
-
-    def priced(spec_hash: str, experiment: Experiment, rev: str | None) -> Estimate | None:
-        # One price per hash: the hash fingerprints the data, so any revision of it prices the same.
-        if estimate is None:
-            return None
-        if spec_hash not in estimates:
-            estimates[spec_hash] = estimate(experiment, rev)
-        return estimates[spec_hash]
-
-    blockers: dict[str, Blocker | None] = {}
-
-    def checked(spec_hash: str, experiment: Experiment, rev: str | None) -> Blocker | None:
-        if preflight is None:
-            return None
-        if spec_hash not in blockers:
-            blockers[spec_hash] = preflight(experiment, rev)
-        return blockers[spec_hash]
+    priced = _once_per_hash(estimate)
+    checked = _once_per_hash(preflight)
 
     deployments: dict[str, list[Loaded[Deployment]]] = {}
     for loaded_deployment in sorted(specs.deployments.values(), key=lambda d: d.name):
@@ -114,6 +101,23 @@ def desired_state(specs: SpecSet, *, resolve_ref: RefResolver | None = None, est
             deployment_path=deployments[name][0].file if name in deployments else None,
         )
     return DesiredState(models=models, revision=commit)
+
+
+def _once_per_hash(
+    ask: Callable[[Experiment, str | None], T | None] | None,
+) -> Callable[[str, Experiment, str | None], T | None]:
+    """``ask(experiment, rev)`` asked once per spec hash (None without ``ask``): the hash fingerprints
+    the spec and its data, so every revision that holds it gets the same answer."""
+    answers: dict[str, T | None] = {}
+
+    def once(spec_hash: str, experiment: Experiment, rev: str | None) -> T | None:
+        if ask is None:
+            return None
+        if spec_hash not in answers:
+            answers[spec_hash] = ask(experiment, rev)
+        return answers[spec_hash]
+
+    return once
 
 
 def _build(spec_hash: str, experiment: Experiment, rev: str | None, path: str | None, commit: str | None,

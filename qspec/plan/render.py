@@ -46,17 +46,9 @@ def render_text(plan: Plan) -> str:
     lines: list[str] = []
     width = max(len(i.subject) for i in plan.items)
     if drift:
-        lines.append("Drift (the registry differs from git, not through a git change):")
-        lines.append("")
-        for item in drift:
-            lines.append(_text_line(item, width))
-        lines.append("")
+        lines += _section("Drift (the registry differs from git, not through a git change):", drift, width)
     if acts:
-        lines.append("qspec will perform the following actions:")
-        lines.append("")
-        for item in acts:
-            lines.append(_text_line(item, width))
-        lines.append("")
+        lines += _section("qspec will perform the following actions:", acts, width)
         total = plan.estimated_training()
         if plan.by_action(Action.TRAIN):
             lines.append(f"Estimated training: {describe_estimate(total)}.")
@@ -64,6 +56,10 @@ def render_text(plan: Plan) -> str:
     if drift and not plan.prune and any(i.alias and i.code.prunable for i in drift):
         lines.append("hint: aliases git does not declare are only reported; run apply --prune to delete them")
     return "\n".join(lines) + "\n"
+
+
+def _section(title: str, items: list[PlanItem], width: int) -> list[str]:
+    return [title, "", *(_text_line(item, width) for item in items), ""]
 
 
 def _text_line(item: PlanItem, width: int) -> str:
