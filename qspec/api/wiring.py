@@ -54,7 +54,8 @@ class Workspace:
     paths: tuple[str, ...]  # repository-relative spec paths; paths outside the repository are left out
     rev: str | None
     source: SpecSource
-    repo: GitRepo | None
+    _repo: GitRepo | None = field(default=None, repr=False)
+    _repo_opened: bool = field(default=False, repr=False)  # git is opened on first use
     _resolver: RefResolver | None = field(default=None, init=False, repr=False)
 
     @classmethod
@@ -72,14 +73,21 @@ class Workspace:
             first = full[0] if full else Path.cwd()
             base = find_root(first if first.exists() else Path.cwd())
         paths = tuple(_relative(p, base) for p in full if _inside(p, base))
-        repo = open_repo(base, required_for="--rev" if rev is not None else None)
-        source: SpecSource
         if rev is None:
-            source = WorkTreeSource(full, base)
-        else:
-            assert repo is not None
-            source = repo.source([_relative(p, base) for p in full], rev)
-        return cls(base, paths, rev, source, repo)
+            # git is opened when first asked for (the git state, a ref), so validate stays light
+            return cls(base, paths, rev, WorkTreeSource(full, base))
+        repo = open_repo(base, required_for="--rev")
+        assert repo is not None
+        return cls(base, paths, rev, repo.source([_relative(p, base) for p in full], rev), repo, True)
+
+    @property
+    def repo(self) -> GitRepo | None:
+        """The repository of the specs (opened once, on first use); None outside a git repository."""
+        if not self._repo_opened:
+            from qspec.gitrepo import open_repo
+
+            self._repo, self._repo_opened = open_repo(self.root), True
+        return self._repo
 
     def load(self) -> SpecSet:
         return load_source(self.source)
@@ -226,6 +234,7 @@ def tracked_trainer(workspace: Workspace, specs: SpecSet, *, tracking: Tracking,
         from qspec.quantum.training import train as engine_train
         from qspec.tracking.runs import tracked_run
 
+        read: Callable[[str], bytes]
         if request.rev is None:
             source, read = specs, workspace.source.read
         else:

@@ -92,3 +92,15 @@ def test_the_default_memory_budget_is_a_share_of_the_machine(monkeypatch: pytest
     assert memory_budget() == int(0.8 * physical)
     monkeypatch.setenv("QSPEC_MAX_MEMORY", "2GiB")
     assert memory_budget() == 2 * 2**30 and memory_budget("1GiB") == 2**30
+
+
+def test_validating_the_work_tree_opens_no_git(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "h2.yaml").write_text(example_text("h2-vqe.yaml"))
+    code = ("import sys; from qspec import api; api.validate(['specs']); "
+            "print([m for m in ('git', 'mlflow', 'qiskit', 'sklearn') if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
