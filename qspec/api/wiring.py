@@ -19,7 +19,7 @@ from qspec.errors import ApplyError, QspecError
 from qspec.plan.state import Blocker, Estimate, RunInfo, short
 from qspec.spec.load import SpecSet, load_source
 from qspec.spec.models import Experiment
-from qspec.spec.source import SpecSource, WorkTreeSource, find_root
+from qspec.spec.source import SpecSource, open_source, repo_path
 
 if TYPE_CHECKING:
     from qspec.apply.ports import Registry, Trainer, TrainRequest
@@ -63,22 +63,15 @@ class Workspace:
              root: Path | None = None) -> Workspace:
         from qspec.gitrepo import open_repo
 
-        given = [Path(p) for p in (specs or ["specs"])]
-        # Relative spec paths are relative to an explicit root, else to the current directory.
-        anchor = root if root is not None else Path.cwd()
-        full = [p if p.is_absolute() else anchor / p for p in given]
-        if root is not None:
-            base = root.resolve()
-        else:
-            first = full[0] if full else Path.cwd()
-            base = find_root(first if first.exists() else Path.cwd())
-        paths = tuple(_relative(p, base) for p in full if _inside(p, base))
+        work_tree = open_source(specs, root=root)  # finds the root, as validation does
+        base, full = work_tree.root, list(work_tree.paths)
+        paths = tuple(repo_path(p, base) for p in full if _inside(p, base))
         if rev is None:
             # git is opened when first asked for (the git state, a ref), so validate stays light
-            return cls(base, paths, rev, WorkTreeSource(full, base))
+            return cls(base, paths, rev, work_tree)
         repo = open_repo(base, required_for="--rev")
         assert repo is not None
-        return cls(base, paths, rev, repo.source([_relative(p, base) for p in full], rev), repo, True)
+        return cls(base, paths, rev, repo.source([repo_path(p, base) for p in full], rev), repo, True)
 
     @property
     def repo(self) -> GitRepo | None:
@@ -116,13 +109,6 @@ def _inside(path: Path, root: Path) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root).as_posix()
-    except ValueError:
-        return Path(os.path.relpath(path.resolve(), root)).as_posix()
 
 
 def data_files(specset: SpecSet) -> list[str]:

@@ -42,7 +42,8 @@ def find_root(start: Path) -> Path:
     return Path.cwd().resolve()
 
 
-def _relative(path: Path, root: Path) -> str:
+def repo_path(path: Path, root: Path) -> str:
+    """``path`` as the repository at ``root`` names it (POSIX, relative; ``../`` when outside)."""
     try:
         return path.resolve().relative_to(root).as_posix()
     except ValueError:
@@ -62,9 +63,9 @@ class WorkTreeSource:
         found: list[str] = []
         for path in self.paths:
             if path.is_file():
-                found.append(_relative(path, self.root))
+                found.append(repo_path(path, self.root))
             elif path.is_dir():
-                prefix = _relative(path, self.root)  # resolved once, not per file
+                prefix = repo_path(path, self.root)  # resolved once, not per file
                 for sub in sorted(path.rglob("*")):
                     rel = sub.relative_to(path)
                     if sub.suffix in SPEC_SUFFIXES and not any(p.startswith(".") for p in rel.parts) \
