@@ -76,14 +76,14 @@ class StatusResult:
     planned: PlanResult
 
 
-def validate(specs: Sequence[str | Path] = ("specs",), *, rev: str | None = None,
+def validate(specs: Sequence[str | Path] | None = None, *, rev: str | None = None,
              root: Path | None = None) -> SpecSet:
     """Load and validate (the work tree, or the specs at git revision ``rev``); raises ``SpecError``
     with every problem found."""
     return Workspace.open(specs, rev=rev, root=root).load()
 
 
-def plan(*, specs: Sequence[str | Path] = ("specs",), rev: str | None = None, base: str | None = None,
+def plan(*, specs: Sequence[str | Path] | None = None, rev: str | None = None, base: str | None = None,
          tracking_uri: str | None = None, prune: bool = False, only: str | None = None,
          root: Path | None = None, max_memory: str | None = None) -> PlanResult:
     """What apply would do. ``base``: limit it to the models that the changes since ``base`` affect
@@ -92,7 +92,7 @@ def plan(*, specs: Sequence[str | Path] = ("specs",), rev: str | None = None, ba
     or 80% of the machine) is blocked in the plan, before anything is written."""
     from qspec.api.wiring import connect_registry, estimator, memory_budget, preflight
     from qspec.plan.desired import desired_state
-    from qspec.plan.diff import changed_models, diff
+    from qspec.plan.diff import changed_experiments, changed_models, diff
     from qspec.plan.state import DesiredState
 
     workspace = Workspace.open(specs, rev=rev, root=root)
@@ -101,7 +101,7 @@ def plan(*, specs: Sequence[str | Path] = ("specs",), rev: str | None = None, ba
     resolver = workspace.resolver
     desired = desired_state(specset, resolve_ref=resolver, estimate=estimator(workspace),
                             preflight=preflight(workspace, memory_budget(max_memory)), git_commit=git.commit)
-    selected = _select(specset, only)
+    selected, experiments = _select(specset, only)
     changed = None
     notes: list[str] = []
     if base is not None:
@@ -118,30 +118,34 @@ def plan(*, specs: Sequence[str | Path] = ("specs",), rev: str | None = None, ba
                          "planning every model")
             base_desired = DesiredState(models={})
         changed = changed_models(desired, base_desired)
+        changed_solo = changed_experiments(desired, base_desired)
         selected = changed if selected is None else selected & changed
+        experiments = changed_solo if experiments is None else experiments & changed_solo
 
     tracking, registry = connect_registry(tracking_uri, workspace.root)
     actual = registry.snapshot()
-    result = diff(desired, actual, prune=prune, only=selected)
+    result = diff(desired, actual, prune=prune, only=selected, only_experiments=experiments)
     return PlanResult(plan=result, specs=specset, desired=desired, actual=actual, git=git, workspace=workspace,
                       tracking=tracking, registry=registry, base=base, changed=changed, notes=notes)
 
 
-def _select(specset: SpecSet, only: str | None) -> set[str] | None:
-    """``--only NAME``: the models of experiment NAME, or the model NAME."""
+def _select(specset: SpecSet, only: str | None) -> tuple[set[str] | None, set[str] | None]:
+    """``--only NAME``: (models, experiments) to reconcile. An Experiment NAME, with the models that
+    register it; or the Model NAME (which trains its experiment if it needs to)."""
     if only is None:
-        return None
+        return None, None
     models = {name for name, m in specset.models.items() if m.resource.spec.experiment == only}
+    experiments = {only} if only in specset.experiments else set()
     if only in specset.models:
         models.add(only)
-    if not models:
+    if not models and not experiments:
         known = sorted(set(specset.experiments) | set(specset.models))
-        raise QspecError(f"--only {only}: no Experiment or Model of that name has a Model to reconcile",
+        raise QspecError(f"--only {only}: no Experiment or Model of that name is declared",
                          hint="known names: " + ", ".join(known))
-    return models
+    return models, experiments
 
 
-def apply(*, specs: Sequence[str | Path] = ("specs",), rev: str | None = None, tracking_uri: str | None = None,
+def apply(*, specs: Sequence[str | Path] | None = None, rev: str | None = None, tracking_uri: str | None = None,
           prune: bool = False, only: str | None = None, allow_dirty: bool = False, root: Path | None = None,
           max_memory: str | None = None, confirm: Callable[[PlanResult], bool] | None = None,
           progress: Progress | None = None,
@@ -177,7 +181,7 @@ def apply(*, specs: Sequence[str | Path] = ("specs",), rev: str | None = None, t
     return ApplyOutcome(planned, result, git_dirty=dirty)
 
 
-def status(*, specs: Sequence[str | Path] = ("specs",), rev: str | None = None, tracking_uri: str | None = None,
+def status(*, specs: Sequence[str | Path] | None = None, rev: str | None = None, tracking_uri: str | None = None,
            root: Path | None = None) -> StatusResult:
     """Managed models, their aliases, and whether each matches git."""
     from qspec.plan.status import status as compare

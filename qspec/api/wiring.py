@@ -59,7 +59,7 @@ class Workspace:
     _resolver: RefResolver | None = field(default=None, init=False, repr=False)
 
     @classmethod
-    def open(cls, specs: Sequence[str | Path] = ("specs",), *, rev: str | None = None,
+    def open(cls, specs: Sequence[str | Path] | None = None, *, rev: str | None = None,
              root: Path | None = None) -> Workspace:
         from qspec.gitrepo import open_repo
 

@@ -28,7 +28,7 @@ from qspec.apply.faults import checkpoint
 from qspec.apply.ports import Registry, Trainer, TrainRequest
 from qspec.apply.result import ApplyResult, Outcome, Status
 from qspec.errors import QspecError
-from qspec.plan.actions import Action, Plan, PlanItem
+from qspec.plan.actions import Action, Plan, PlanItem, Text
 from qspec.plan.state import (
     RegisteredModelInfo,
     RunInfo,
@@ -107,6 +107,8 @@ class _Apply:
                 return self.register(item)
             case Action.UPDATE_TAGS:
                 return self.update_tags(item)
+            case Action.UPDATE_DESCRIPTION:
+                return self.update_description(item)
             case Action.SET_ALIAS | Action.MOVE_ALIAS:
                 return self.point_alias(item)
             case Action.DELETE_ALIAS:
@@ -332,3 +334,13 @@ class _Apply:
         if not missing:
             return Outcome(item, Status.SKIPPED, "tags already in place")
         return Outcome(item, Status.DONE, "set " + ", ".join(f"{k}={v!r}" for k, v in sorted(missing.items())))
+
+    def update_description(self, item: PlanItem) -> Outcome:
+        assert item.model is not None and isinstance(item.new, Text)
+        model = self._managed_model(item)
+        if isinstance(model, Outcome):
+            return model
+        if (model.description or "") == item.new.value:
+            return Outcome(item, Status.SKIPPED, "description already in place")
+        self.registry.set_model_description(item.model, item.new.value)
+        return Outcome(item, Status.DONE, "description set")

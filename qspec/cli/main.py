@@ -76,12 +76,12 @@ def cli(debug: bool) -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
-@click.option("--specs", "specs_dir", default="specs", show_default=True,
-              help="Spec directory, used when no PATH is given.")
+@click.option("--specs", "specs_dir", default=None,
+              help="Spec directory, used when no PATH is given (default: specs/ at the repository root).")
 @click.option("--rev", default=None, help="Read the specs at this git revision instead of the work tree.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
               help="text for people, json for programs, github for workflow annotations.")
-def validate(paths: tuple[str, ...], specs_dir: str, rev: str | None, fmt: str) -> None:
+def validate(paths: tuple[str, ...], specs_dir: str | None, rev: str | None, fmt: str) -> None:
     """Load and validate spec files; no MLflow or Qiskit is touched.
 
     Exits 0 when every spec is valid and 1 with every problem listed (file:line, key path, hint).
@@ -89,7 +89,7 @@ def validate(paths: tuple[str, ...], specs_dir: str, rev: str | None, fmt: str) 
     from qspec import api
 
     try:
-        specs = api.validate(list(paths) or [specs_dir], rev=rev)
+        specs = api.validate(list(paths) or ([specs_dir] if specs_dir else None), rev=rev)
     except SpecError as exc:
         if fmt == "json":
             click.echo(json.dumps({"valid": False, "problems": [p.as_dict() for p in exc.problems]}, indent=2))

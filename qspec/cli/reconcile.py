@@ -17,7 +17,7 @@ import click
 
 from qspec.errors import QspecError
 
-SPECS_HELP = "Spec directory."
+SPECS_HELP = "Spec directory (default: specs/ at the root of the repository you are in)."
 REV_HELP = "Read the specs at this git revision instead of the work tree."
 URI_HELP = "MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else the embedded store in .qspec/)."
 MEMORY_HELP = ("Most memory one training may use, e.g. 8GiB (default: $QSPEC_MAX_MEMORY, else 80% of this "
@@ -27,7 +27,12 @@ MEMORY_HELP = ("Most memory one training may use, e.g. 8GiB (default: $QSPEC_MAX
 def _common(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option("--tracking-uri", default=None, help=URI_HELP)(func)
     func = click.option("--rev", default=None, help=REV_HELP)(func)
-    return click.option("--specs", "specs_dir", default="specs", show_default=True, help=SPECS_HELP)(func)
+    return click.option("--specs", "specs_dir", default=None, help=SPECS_HELP)(func)
+
+
+def _specs(specs_dir: str | None) -> list[str] | None:
+    """``--specs`` as given (relative to the current directory), or None for the repository's specs/."""
+    return [specs_dir] if specs_dir else None
 
 
 def _debug() -> bool:
@@ -51,13 +56,13 @@ def _note(text: str) -> None:
 @click.option("--prune", is_flag=True, help="Plan to delete managed aliases that git no longer declares.")
 @click.option("--only", default=None, help="Only the models of this Experiment (or this Model).")
 @click.option("--max-memory", default=None, help=MEMORY_HELP)
-def plan(specs_dir: str, rev: str | None, tracking_uri: str | None, base: str | None, fmt: str,
+def plan(specs_dir: str | None, rev: str | None, tracking_uri: str | None, base: str | None, fmt: str,
          detailed_exitcode: bool, prune: bool, only: str | None, max_memory: str | None) -> None:
     """Show what apply would train, register and promote, and what it would cost."""
     from qspec import api
     from qspec.plan.render import render
 
-    result = api.plan(specs=[specs_dir], rev=rev, base=base, tracking_uri=tracking_uri, prune=prune, only=only,
+    result = api.plan(specs=_specs(specs_dir), rev=rev, base=base, tracking_uri=tracking_uri, prune=prune, only=only,
                       max_memory=max_memory)
     _describe_context(result)
     click.echo(render(result.plan, fmt), nl=False)
@@ -87,7 +92,7 @@ def _describe_context(result: Any) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text for people, json for programs.")
 @click.option("--max-memory", default=None, help=MEMORY_HELP)
-def apply(specs_dir: str, rev: str | None, tracking_uri: str | None, auto_approve: bool, dry_run: bool,
+def apply(specs_dir: str | None, rev: str | None, tracking_uri: str | None, auto_approve: bool, dry_run: bool,
           only: str | None, prune: bool, allow_dirty: bool, fmt: str, max_memory: str | None) -> None:
     """Reconcile the MLflow registry with the specs: train, register, move aliases."""
     from qspec import api
@@ -95,7 +100,7 @@ def apply(specs_dir: str, rev: str | None, tracking_uri: str | None, auto_approv
     from qspec.plan.render import render
 
     if dry_run:
-        result = api.plan(specs=[specs_dir], rev=rev, tracking_uri=tracking_uri, prune=prune, only=only,
+        result = api.plan(specs=_specs(specs_dir), rev=rev, tracking_uri=tracking_uri, prune=prune, only=only,
                           max_memory=max_memory)
         _describe_context(result)
         click.echo(render(result.plan, "json" if fmt == "json" else "text"), nl=False)
@@ -115,7 +120,7 @@ def apply(specs_dir: str, rev: str | None, tracking_uri: str | None, auto_approv
         return click.confirm("Apply these changes?", default=False, err=True)
 
     with progress:
-        outcome = api.apply(specs=[specs_dir], rev=rev, tracking_uri=tracking_uri, prune=prune, only=only,
+        outcome = api.apply(specs=_specs(specs_dir), rev=rev, tracking_uri=tracking_uri, prune=prune, only=only,
                             allow_dirty=allow_dirty, max_memory=max_memory, confirm=confirm,
                             progress=progress.update)
     if outcome is None:
@@ -193,12 +198,12 @@ class _Progress:
 @click.option("--check", is_flag=True, help="Exit 2 when the registry is out of sync with git, 1 on error.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text for people, json for programs.")
-def status(specs_dir: str, rev: str | None, tracking_uri: str | None, check: bool, fmt: str) -> None:
+def status(specs_dir: str | None, rev: str | None, tracking_uri: str | None, check: bool, fmt: str) -> None:
     """Managed models, their aliases, and whether each matches git."""
     from qspec import api
     from qspec.plan.status import render_status
 
-    result = api.status(specs=[specs_dir], rev=rev, tracking_uri=tracking_uri)
+    result = api.status(specs=_specs(specs_dir), rev=rev, tracking_uri=tracking_uri)
     if fmt == "json":
         click.echo(json.dumps(result.report.as_dict(), indent=2, default=str))
     else:

@@ -29,6 +29,7 @@ __all__ = [
     "Recorded",
     "TagValue",
     "TagValues",
+    "Text",
     "Value",
     "describe",
 ]
@@ -39,6 +40,7 @@ class Action(StrEnum):
     TRAIN = "train"
     REGISTER = "register"
     UPDATE_TAGS = "update-tags"
+    UPDATE_DESCRIPTION = "update-description"
     SET_ALIAS = "set-alias"
     MOVE_ALIAS = "move-alias"
     DELETE_ALIAS = "delete-alias"
@@ -67,6 +69,7 @@ _SYMBOLS = {
     Action.REGISTER: "+",
     Action.SET_ALIAS: "+",
     Action.UPDATE_TAGS: "~",
+    Action.UPDATE_DESCRIPTION: "~",
     Action.MOVE_ALIAS: "~",
     Action.DELETE_ALIAS: "-",
     Action.DELETE_VERSION: "-",
@@ -81,6 +84,7 @@ _BUCKETS = {
     Action.SET_ALIAS: "change",
     Action.MOVE_ALIAS: "change",
     Action.UPDATE_TAGS: "change",
+    Action.UPDATE_DESCRIPTION: "change",
     Action.DELETE_ALIAS: "delete",
     Action.DELETE_VERSION: "delete",
     Action.BLOCKED: "blocked",
@@ -116,6 +120,14 @@ class TagValues:
 
 
 @dataclass(frozen=True)
+class Text:
+    """A free text the registry holds (a registered model's description), shown quoted and, when
+    long, shortened; the item keeps it whole."""
+
+    value: str
+
+
+@dataclass(frozen=True)
 class NewVersion:
     """The version a REGISTER makes of a build, and the run it registers when that is known."""
 
@@ -138,7 +150,7 @@ class Cost:
 
 
 #: ``int`` is a version number ("v3").
-Value: TypeAlias = int | Recorded | TagValue | TagValues | NewVersion | PendingVersion | Cost
+Value: TypeAlias = int | Recorded | TagValue | TagValues | Text | NewVersion | PendingVersion | Cost
 
 
 def describe(value: Value) -> str:
@@ -152,6 +164,9 @@ def describe(value: Value) -> str:
             return text
         case TagValues(values=tags):
             return ", ".join(f"{k}={v!r}" for k, v in sorted(tags.items()))
+        case Text(value=text):
+            flat = " ".join(text.split())
+            return repr(flat if len(flat) <= 60 else flat[:57] + "...")
         case NewVersion(label=label, run_id=run_id):
             return f"version of {label}" + (f" from run {run_id}" if run_id is not None else "")
         case PendingVersion(label=label):

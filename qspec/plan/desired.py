@@ -45,7 +45,8 @@ Preflight = Callable[[Experiment, str | None], Blocker | None]
 def desired_state(specs: SpecSet, *, resolve_ref: RefResolver | None = None, estimate: Estimator | None = None,
                   preflight: Preflight | None = None,
                   git_commit: str | None = None) -> DesiredState:
-    """What git declares: per Model, its builds (HEAD and ref stages) and where each alias should be.
+    """What git declares: every Experiment's build, and per Model its builds (HEAD and ref stages)
+    and where each alias should be.
 
     ``git_commit`` is the commit the specs were read at (``specs.revision`` when read from git).
     """
@@ -56,13 +57,17 @@ def desired_state(specs: SpecSet, *, resolve_ref: RefResolver | None = None, est
     deployments: dict[str, list[Loaded[Deployment]]] = {}
     for loaded_deployment in sorted(specs.deployments.values(), key=lambda d: d.name):
         deployments.setdefault(loaded_deployment.resource.spec.model, []).append(loaded_deployment)
+    # Every Experiment is a resource of its own: its build at the revision planned, priced and
+    # checked once, shared with the Models that consume it (one training per hash).
+    experiments = {
+        name: _build(loaded.hash, loaded.resource, None, loaded.file, commit,
+                     priced(loaded.hash, loaded.resource, None), checked(loaded.hash, loaded.resource, None))
+        for name, loaded in sorted(specs.experiments.items())
+    }
     models: dict[str, DesiredModel] = {}
     for name, loaded_model in sorted(specs.models.items()):
         model = loaded_model.resource
-        loaded_exp: Loaded[Experiment] = specs.experiments[model.spec.experiment]
-        head = _build(loaded_exp.hash, loaded_exp.resource, None, loaded_exp.file, commit,
-                      priced(loaded_exp.hash, loaded_exp.resource, None),
-                      checked(loaded_exp.hash, loaded_exp.resource, None))
+        head = experiments[model.spec.experiment]
         builds = {head.spec_hash: head}
         stages: dict[str, Stage] = {}
         declared_by: dict[str, str] = {}
@@ -99,8 +104,9 @@ def desired_state(specs: SpecSet, *, resolve_ref: RefResolver | None = None, est
             name=name, experiment=model.spec.experiment, head_hash=head.spec_hash, builds=builds,
             requirements=dict(model.spec.requirements), stages=stages, spec_path=loaded_model.file,
             deployment_path=deployments[name][0].file if name in deployments else None,
+            description=model.metadata.description,
         )
-    return DesiredState(models=models, revision=commit)
+    return DesiredState(models=models, revision=commit, experiments=experiments)
 
 
 def _once_per_hash(

@@ -4,7 +4,8 @@ Called by ``qspec plan``, ``qspec status`` and ``qspec apply`` (through ``qspec.
 no MLflow objects: both sides are the plain records of ``qspec.plan.state``, so every rule below
 is tested table-style in ``tests/plan``.
 
-Rules, per Model git declares (sorted by name, so a plan reads the same every time):
+Rules, per Model git declares (sorted by name, so a plan reads the same every time), then per
+Experiment:
 
 - A registered model of that name that is not tagged ``qspec.managed=true`` is never touched:
   the model is blocked. A missing one is created.
@@ -19,6 +20,9 @@ Rules, per Model git declares (sorted by name, so a plan reads the same every ti
   differs from the alias means a person moved it: drift, healed by the move.
 - An alias git does not declare on a managed model is drift; with ``prune`` it is deleted.
 - Version tags edited by hand (they differ from their run's tags) are drift, healed by update-tags.
+- A Model's ``metadata.description``, when git declares one, is the registered model's description.
+- Every Experiment git declares needs one finished run of its hash, whether or not a Model
+  registers it: train (or blocked, as a build is). A hash a model's plan trains is trained once.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from qspec.plan.actions import (
     Recorded,
     TagValue,
     TagValues,
+    Text,
     Value,
 )
 from qspec.plan.state import (
@@ -66,11 +71,13 @@ class _Target:
 
 
 def diff(desired: DesiredState, actual: ActualState, *, prune: bool = False,
-         only: Collection[str] | None = None) -> Plan:
+         only: Collection[str] | None = None, only_experiments: Collection[str] | None = None) -> Plan:
     """The plan that makes ``actual`` match ``desired``.
 
-    ``only`` limits the plan to those model names (``--only``, or what ``--base`` found changed);
-    ``prune`` turns reported undeclared aliases into deletions.
+    ``only`` limits the plan to those model names (``--only``, or what ``--base`` found changed) and
+    ``only_experiments`` to those Experiments (None: the same selection as ``only``, so with ``only``
+    given and this not, no Experiment of its own); ``prune`` turns reported undeclared aliases into
+    deletions.
     """
     items: list[PlanItem] = []
     training: set[str] = set()  # hashes that already have a TRAIN item: two models may share a spec
@@ -78,6 +85,13 @@ def diff(desired: DesiredState, actual: ActualState, *, prune: bool = False,
         if only is not None and name not in only:
             continue
         items.extend(_diff_model(desired.models[name], actual.models.get(name), actual, prune, training))
+    # A build a model's plan already trains or blocks is not said twice.
+    decided = training | {i.spec_hash for i in items if i.action is Action.BLOCKED and i.spec_hash and not i.alias}
+    selected = only_experiments if only_experiments is not None else only
+    for name, build in sorted(desired.experiments.items()):
+        if (selected is not None and name not in selected) or build.spec_hash in decided:
+            continue
+        items.extend(_diff_experiment(build, actual.runs_by_hash.get(build.spec_hash, []), training))
     for name in sorted(actual.models):
         model = actual.models[name]
         if name in desired.models or not model.managed or (only is not None and name not in only):
@@ -88,6 +102,27 @@ def diff(desired: DesiredState, actual: ActualState, *, prune: bool = False,
             items.append(_undeclared_alias(name, alias, version, prune, Reason.MODEL_UNDECLARED,
                                            "its Model is no longer declared in git"))
     return Plan(tuple(items), prune=prune)
+
+
+def _diff_experiment(build: Build, runs: list[RunInfo], training: set[str]) -> list[PlanItem]:
+    """An Experiment is reconciled to one finished run of its hash, whether or not a Model registers
+    it (experiment tracking is a resource of its own); a Model that consumes it registers that run."""
+    if any(r.finished for r in runs):
+        return []
+    if build.blocker is not None:
+        return [PlanItem(Action.BLOCKED, build.label, code=build.blocker.code, reason=build.blocker.message,
+                         experiment=build.experiment, spec_hash=build.spec_hash, estimate=build.estimate)]
+    over = build.budget.exceeded_by(build.estimate)
+    if over is not None:
+        return [PlanItem(Action.BLOCKED, build.label, code=Reason.BUDGET_EXCEEDED, reason=over,
+                         experiment=build.experiment, spec_hash=build.spec_hash, estimate=build.estimate)]
+    training.add(build.spec_hash)
+    code, why = _train_reason(build, runs)
+    if code is Reason.NO_RUN:
+        code, why = Reason.EXPERIMENT_UNTRAINED, why + " (an Experiment of its own: tracked, not registered)"
+    return [PlanItem(Action.TRAIN, build.label, new=Cost(build.estimate), experiment=build.experiment,
+                     spec_hash=build.spec_hash, spec_path=build.spec_path, git_commit=build.git_commit,
+                     estimate=build.estimate, code=code, reason=why)]
 
 
 def _diff_model(model: DesiredModel, registered: RegisteredModelInfo | None, actual: ActualState,
@@ -148,6 +183,13 @@ def _diff_model(model: DesiredModel, registered: RegisteredModelInfo | None, act
         # credentials, too much memory, over budget) leaves the registry untouched.
         out.insert(0, PlanItem(Action.CREATE_MODEL, name, model=name, tags={tag.MANAGED: "true"},
                                code=Reason.MODEL_MISSING, reason=f"git declares Model {name!r}"))
+        missing = False
+    if not missing and model.description is not None and (registered.description or "") != model.description:
+        # Only a description git declares is synced; without one, the registry's (a person's) stays.
+        out.insert(1 if out and out[0].action is Action.CREATE_MODEL else 0, PlanItem(
+            Action.UPDATE_DESCRIPTION, name, old=Text(registered.description) if registered.description else None,
+            new=Text(model.description), model=name, code=Reason.DESCRIPTION_CHANGED,
+            reason="git declares the Model's description (metadata.description)"))
     return out
 
 
@@ -354,6 +396,12 @@ def changed_models(now: DesiredState, base: DesiredState) -> set[str]:
     return out
 
 
+def changed_experiments(now: DesiredState, base: DesiredState) -> set[str]:
+    """The Experiments whose spec (hash) is new or differs from ``base`` (``plan --base``)."""
+    return {name for name, build in now.experiments.items()
+            if name not in base.experiments or base.experiments[name].spec_hash != build.spec_hash}
+
+
 def _fingerprint(model: DesiredModel) -> object:
     stages = tuple(sorted(
         (s.alias, s.source, s.spec_hash, s.version, s.error,
@@ -361,4 +409,4 @@ def _fingerprint(model: DesiredModel) -> object:
         for s in model.stages.values()
     ))
     requirements = tuple(sorted((m, b.min, b.max) for m, b in model.requirements.items()))
-    return (model.experiment, model.head_hash, tuple(sorted(model.builds)), stages, requirements)
+    return (model.experiment, model.head_hash, tuple(sorted(model.builds)), stages, requirements, model.description)

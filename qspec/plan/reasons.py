@@ -16,8 +16,10 @@ class Reason(StrEnum):
     # --- a model --------------------------------------------------------------------------------
     MODEL_UNMANAGED = "model-unmanaged"  # a registered model of that name that qspec does not manage
     MODEL_MISSING = "model-missing"  # git declares a Model the registry does not have: create it
+    DESCRIPTION_CHANGED = "description-changed"  # the Model's description differs from the registered one
     # --- a build (one spec hash a model needs a version of) ------------------------------------------
     NO_RUN = "no-run"  # never trained: train
+    EXPERIMENT_UNTRAINED = "experiment-untrained"  # an Experiment no Model registers has no finished run
     LAST_RUN_FAILED = "last-run-failed"  # only failed or killed runs: train again
     DEAD_RUN = "dead-run"  # a run left RUNNING by a crashed apply: mark it FAILED, train again
     AFTER_TRAINING = "after-training"  # register the run this plan trains

@@ -119,12 +119,16 @@ class DesiredModel:
     stages: Mapping[str, Stage] = field(default_factory=dict)
     spec_path: str | None = None  # where the Model is declared
     deployment_path: str | None = None
+    description: str | None = None  # the Model's metadata.description; None: git leaves it to the registry
 
 
 @dataclass(frozen=True)
 class DesiredState:
     models: Mapping[str, DesiredModel]
     revision: str | None = None
+    #: Every declared Experiment's build at the revision planned (name -> build): each is reconciled
+    #: to a finished run of its hash, whether or not a Model registers it.
+    experiments: Mapping[str, Build] = field(default_factory=dict)
 
 
 # --- actual -----------------------------------------------------------------------------------
@@ -167,6 +171,7 @@ class RegisteredModelInfo:
     tags: Mapping[str, str] = field(default_factory=dict)
     versions: tuple[VersionInfo, ...] = ()
     aliases: Mapping[str, int] = field(default_factory=dict)
+    description: str | None = None
 
     @property
     def managed(self) -> bool:

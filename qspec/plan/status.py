@@ -1,4 +1,5 @@
-"""``status(desired, actual)``: per managed model, its aliases and whether each matches git.
+"""``status(desired, actual)``: per managed model, its aliases and whether each matches git; per
+declared Experiment, whether a finished run of its spec is tracked.
 
 What ``qspec status`` shows (and ``status --check`` exits 2 on when anything is out of sync). It is
 read off the plan ``diff`` makes, so status and plan can never disagree about what is in sync.
@@ -52,16 +53,36 @@ class ModelStatus:
 
 
 @dataclass(frozen=True)
+class ExperimentStatus:
+    """A declared Experiment: whether a finished run of its spec (hash) is tracked."""
+
+    name: str
+    spec_hash: str
+    run_id: str | None  # the newest finished run of the hash, None when there is none
+    state: str
+    note: str = ""
+
+    @property
+    def in_sync(self) -> bool:
+        return self.state == IN_SYNC
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "in_sync": self.in_sync}
+
+
+@dataclass(frozen=True)
 class StatusReport:
     models: tuple[ModelStatus, ...]
     plan: Plan
+    experiments: tuple[ExperimentStatus, ...] = ()
 
     @property
     def in_sync(self) -> bool:
         return self.plan.in_sync
 
     def as_dict(self) -> dict[str, Any]:
-        return {"in_sync": self.in_sync, "models": [m.as_dict() for m in self.models]}
+        return {"in_sync": self.in_sync, "models": [m.as_dict() for m in self.models],
+                "experiments": [e.as_dict() for e in self.experiments]}
 
 
 _ALIAS_STATE = {
@@ -116,7 +137,23 @@ def status(desired: DesiredState, actual: ActualState, plan: Plan | None = None)
             name=name, declared=want is not None, managed=have.managed if have is not None else False,
             versions=len(have.versions) if have is not None else 0, aliases=tuple(aliases), state=state, note=note,
         ))
-    return StatusReport(tuple(out), plan)
+    return StatusReport(tuple(out), plan, _experiments(desired, actual, plan))
+
+
+def _experiments(desired: DesiredState, actual: ActualState, plan: Plan) -> tuple[ExperimentStatus, ...]:
+    out = []
+    for name, build in sorted(desired.experiments.items()):
+        finished = [r for r in actual.runs_by_hash.get(build.spec_hash, []) if r.finished]
+        if finished:
+            out.append(ExperimentStatus(name, build.spec_hash, finished[-1].run_id, IN_SYNC))
+            continue
+        about = [i for i in plan.items if i.spec_hash == build.spec_hash and i.action in (Action.TRAIN, Action.BLOCKED)
+                 and not i.alias]
+        blocked = [i for i in about if i.action is Action.BLOCKED]
+        state = BLOCKED if blocked else OUT_OF_SYNC
+        note = "; ".join(f"{i.action.value}: {i.reason}" for i in (blocked or about)) or "no finished run"
+        out.append(ExperimentStatus(name, build.spec_hash, None, state, note))
+    return tuple(out)
 
 
 def render_status(result: StatusReport) -> str:
@@ -128,5 +165,10 @@ def render_status(result: StatusReport) -> str:
         for a in model.aliases:
             where = f"v{a.version}" if a.version is not None else "(unset)"
             lines.append(f"  @{a.alias:<12} {where:<8} {a.declared or '-':<14} {a.state}")
+    if result.experiments:
+        lines.append("experiments:")
+        for e in result.experiments:
+            run = f"run {e.run_id}" if e.run_id else "(no finished run)"
+            lines.append(f"  {e.name:<24} {e.spec_hash[:12]}  {run:<38} {e.state}")
     summary = "In sync with git." if result.in_sync else "Out of sync with git: run qspec plan for details."
     return "\n".join([*lines, summary]) + "\n"

@@ -47,16 +47,21 @@ def head(alias: str = "staging", spec_hash: str = H1, gates: Mapping[str, Bound]
 
 
 def model(name: str = "m", *, head_hash: str = H1, experiment: str = "exp", stages: list[Stage] | None = None,
-          requirements: Mapping[str, Bound] | None = None, builds: list[Build] | None = None) -> DesiredModel:
+          requirements: Mapping[str, Bound] | None = None, builds: list[Build] | None = None,
+          description: str | None = None) -> DesiredModel:
     all_builds = {b.spec_hash: b for b in (builds or [build(head_hash, experiment)])}
     if stages is None:
         stages = [head(spec_hash=head_hash)]
     return DesiredModel(name, experiment, head_hash, all_builds, dict(requirements or {}),
-                        {s.alias: s for s in stages}, spec_path="specs/m.yaml")
+                        {s.alias: s for s in stages}, spec_path="specs/m.yaml", description=description)
 
 
-def desired(*models: DesiredModel) -> DesiredState:
-    return DesiredState({m.name: m for m in models})
+def desired(*models: DesiredModel, experiments: list[Build] | None = None) -> DesiredState:
+    """Models, and the Experiments git declares: each model's HEAD build, plus ``experiments`` (ones
+    no Model registers), as ``desired_state`` makes them."""
+    declared = {m.experiment: m.builds[m.head_hash] for m in models}
+    declared.update({b.experiment: b for b in experiments or ()})
+    return DesiredState({m.name: m for m in models}, experiments=declared)
 
 
 def run_tags(spec_hash: str, experiment: str = "exp") -> dict[str, str]:
@@ -75,13 +80,14 @@ def version(number: int, run_id: str, spec_hash: str = H1, **tags: str) -> Versi
 
 
 def registered(name: str = "m", versions: list[VersionInfo] | None = None, aliases: Mapping[str, int] | None = None,
-               *, managed: bool = True, records: Mapping[str, int] | None = None) -> RegisteredModelInfo:
+               *, managed: bool = True, records: Mapping[str, int] | None = None,
+               description: str | None = None) -> RegisteredModelInfo:
     """A registered model; ``records`` defaults to the aliases (as if qspec had set each of them)."""
     model_tags = {tag.MANAGED: tag.TRUE} if managed else {}
     recorded = aliases if records is None else records
     if managed:
         model_tags.update({tag.alias_record(a): str(v) for a, v in (recorded or {}).items()})
-    return RegisteredModelInfo(name, model_tags, tuple(versions or ()), dict(aliases or {}))
+    return RegisteredModelInfo(name, model_tags, tuple(versions or ()), dict(aliases or {}), description)
 
 
 def actual(*models: RegisteredModelInfo, runs: list[RunInfo] | None = None) -> ActualState:

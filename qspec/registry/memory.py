@@ -27,6 +27,7 @@ class _Model:
     versions: dict[int, VersionInfo] = field(default_factory=dict)
     aliases: dict[str, int] = field(default_factory=dict)
     next_version: int = 1
+    description: str | None = None
 
 
 class MemoryRegistry:
@@ -62,7 +63,7 @@ class MemoryRegistry:
     def _info(self, name: str) -> RegisteredModelInfo:
         model = self.models[name]
         versions = tuple(model.versions[v] for v in sorted(model.versions))
-        return RegisteredModelInfo(name, dict(model.tags), versions, dict(model.aliases))
+        return RegisteredModelInfo(name, dict(model.tags), versions, dict(model.aliases), model.description)
 
     def get_model(self, name: str) -> RegisteredModelInfo | None:
         self.calls.append(f"get_model {name}")
@@ -124,6 +125,10 @@ class MemoryRegistry:
     def delete_model_tag(self, name: str, key: str) -> None:
         self.calls.append(f"delete_model_tag {name} {key}")
         self._model(name).tags.pop(key, None)
+
+    def set_model_description(self, name: str, description: str) -> None:
+        self.calls.append(f"set_model_description {name}")
+        self._model(name).description = description
 
     def set_version_tags(self, name: str, version: int, tags: Mapping[str, str]) -> None:
         self.calls.append(f"set_version_tags {name} {version}")

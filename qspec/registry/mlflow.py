@@ -78,13 +78,14 @@ class MlflowRegistry:
         runs = tuple(self._managed_runs(None))
         models: dict[str, dict[str, Any]] = {}
         for rm in self._pages("search_registered_models", MAX_MODELS_PAGE):
-            models[rm.name] = {"tags": dict(rm.tags or {}), "aliases": _aliases(rm), "versions": []}
+            models[rm.name] = {"tags": dict(rm.tags or {}), "aliases": _aliases(rm), "versions": [],
+                               "description": rm.description or None}
         for mv in self._pages("search_model_versions", MAX_VERSIONS_PAGE):
             if mv.name in models:  # a version created between the two reads belongs to the next plan
                 models[mv.name]["versions"].append(_version(mv))
         infos = {
             name: RegisteredModelInfo(name, m["tags"], tuple(sorted(m["versions"], key=lambda v: v.version)),
-                                      m["aliases"])
+                                      m["aliases"], m["description"])
             for name, m in models.items()
         }
         return ActualState(models=infos, runs=runs)
@@ -115,7 +116,7 @@ class MlflowRegistry:
         versions = [_version(mv) for mv in self._pages("search_model_versions", MAX_VERSIONS_PAGE,
                                                          filter_string=f"name = {_quote(name)}")]
         return RegisteredModelInfo(name, dict(rm.tags or {}), tuple(sorted(versions, key=lambda v: v.version)),
-                                   _aliases(rm))
+                                   _aliases(rm), rm.description or None)
 
     def runs_for(self, spec_hash: str) -> list[RunInfo]:
         return list(self._managed_runs(spec_hash))
@@ -164,6 +165,9 @@ class MlflowRegistry:
 
     def delete_model_tag(self, name: str, key: str) -> None:
         self._call("delete_registered_model_tag", name, key)
+
+    def set_model_description(self, name: str, description: str) -> None:
+        self._call("update_registered_model", name, description=description)
 
     def set_version_tags(self, name: str, version: int, tags: Mapping[str, str]) -> None:
         for key, value in tags.items():

@@ -72,8 +72,9 @@ class WorkTreeSource:
                             and sub.is_file():
                         found.append(rel.as_posix() if prefix == "." else f"{prefix}/{rel.as_posix()}")
             else:
+                shown = repo_path(path, self.root) if path.is_absolute() else str(path)
                 raise SourceError(
-                    f"{path} does not exist", hint="pass a spec directory or file, e.g. qspec validate specs/"
+                    f"{shown} does not exist", hint="pass a spec directory or file, e.g. qspec validate specs/"
                 )
         self._listed.update(found)
         return sorted(dict.fromkeys(found))
@@ -103,10 +104,22 @@ class WorkTreeSource:
         return "the work tree"
 
 
+#: The spec directory when none is named: ``specs/`` at the repository root, from any folder in it.
+DEFAULT_SPECS = "specs"
+
+
 def open_source(paths: Sequence[str | Path] | None = None, *, root: Path | None = None) -> WorkTreeSource:
     """The spec files under ``paths`` as they are in the work tree (a git revision is read through
-    ``qspec.gitrepo``, which ``qspec.api`` wires in: this package never imports git)."""
-    given = [Path(p) for p in (paths or ["specs"])]
+    ``qspec.gitrepo``, which ``qspec.api`` wires in: this package never imports git).
+
+    Paths named are relative to the current directory, as on any command line (or to ``root`` when
+    it is given); with none, the specs are ``specs/`` at the root of the repository the current
+    directory is in, so ``qspec plan`` means the same from the root, from ``specs/`` or any folder.
+    """
+    if not paths:
+        base = root.resolve() if root else find_root(Path.cwd())
+        return WorkTreeSource([base / DEFAULT_SPECS], base)
+    given = [Path(p) for p in paths]
     if root is not None:  # relative paths are then relative to the given repository root
         given = [p if p.is_absolute() else root / p for p in given]
     base = root.resolve() if root else find_root(given[0] if given[0].exists() else Path.cwd())

@@ -15,6 +15,7 @@ from qspec.plan.actions import (
     Recorded,
     TagValue,
     TagValues,
+    Text,
     Value,
     describe,
 )
@@ -23,6 +24,7 @@ from qspec.plan.testing import (
     EST,
     H1,
     H2,
+    H3,
     actual,
     bound,
     build,
@@ -239,6 +241,33 @@ CASES = [
           (A.REGISTER, "a", R.AFTER_TRAINING), (A.SET_ALIAS, "a@staging", R.ALIAS_DECLARED),
           (A.CREATE_MODEL, "b", R.MODEL_MISSING), (A.REGISTER, "b", R.AFTER_TRAINING),
           (A.SET_ALIAS, "b@staging", R.ALIAS_DECLARED)]),
+    Case("an Experiment no Model registers is trained and tracked, nothing registered",
+         desired(experiments=[build(H3, "solo")]), actual(),
+         [(A.TRAIN, f"solo#{H3[:12]}", R.EXPERIMENT_UNTRAINED)], reasons={0: "an Experiment of its own"}),
+    Case("an Experiment with a finished run is in sync; a failed one is trained again",
+         desired(experiments=[build(H3, "solo"), build(H2, "other")]),
+         actual(runs=[run("r3", H3), run("r2", H2, status="FAILED")]),
+         [(A.TRAIN, f"other#{H2[:12]}", R.LAST_RUN_FAILED)]),
+    Case("an Experiment over its budget is blocked, with nothing written",
+         desired(experiments=[build(H3, "solo", budget=Budget(max_shots=10))]), actual(),
+         [(A.BLOCKED, f"solo#{H3[:12]}", R.BUDGET_EXCEEDED)]),
+    Case("an Experiment a Model consumes is trained once, by the model's plan",
+         desired(model(stages=[])), actual(),
+         [(A.CREATE_MODEL, "m", R.MODEL_MISSING), (A.TRAIN, f"exp#{H1[:12]}", R.NO_RUN),
+          (A.REGISTER, "m", R.AFTER_TRAINING)]),
+    Case("a Model's description is synced to the registered model",
+         desired(model(description="Iris, 4 qubits")),
+         actual(registered(versions=[version(1, "r1")], aliases={"staging": 1}, description="old"), runs=[run("r1")]),
+         [(A.UPDATE_DESCRIPTION, "m", R.DESCRIPTION_CHANGED)]),
+    Case("a description git does not declare is left to the registry",
+         desired(model()),
+         actual(registered(versions=[version(1, "r1")], aliases={"staging": 1}, description="a person's"),
+                runs=[run("r1")]),
+         []),
+    Case("a new model gets its description after it is created",
+         desired(model(stages=[], description="Iris")), actual(),
+         [(A.CREATE_MODEL, "m", R.MODEL_MISSING), (A.UPDATE_DESCRIPTION, "m", R.DESCRIPTION_CHANGED),
+          (A.TRAIN, f"exp#{H1[:12]}", R.NO_RUN), (A.REGISTER, "m", R.AFTER_TRAINING)]),
     Case("a Model without a Deployment gets versions and no alias",
          desired(model(stages=[])), actual(),
          [(A.CREATE_MODEL, "m", R.MODEL_MISSING), (A.TRAIN, f"exp#{H1[:12]}", R.NO_RUN),
@@ -314,13 +343,20 @@ def test_old_and_new_are_values_that_describe_renders() -> None:
         (NewVersion(label, "r1"), f"version of {label} from run r1"),
         (PendingVersion(label), f"the new version of {label}"),
         (Cost(EST), "1,200 circuits, 1,228,800 shots, $0.00"), (Cost(None), "cost unknown"),
+        (Text("Iris\n  on 4 qubits"), "'Iris on 4 qubits'"), (Text("x" * 80), repr("x" * 57 + "...")),
     ]
     assert [(value, describe(value)) for value, _ in texts] == texts
 
 
 def test_only_limits_the_plan_to_named_models() -> None:
-    plan = diff(desired(model("a"), model("b")), actual(), only={"b"})
+    plan = diff(desired(model("a"), model("b"), experiments=[build(H3, "solo")]), actual(), only={"b"})
     assert {i.model for i in plan.items} == {"b"}
+
+
+def test_only_experiments_selects_experiments_of_their_own() -> None:
+    state = desired(model("a"), experiments=[build(H3, "solo"), build(H2, "other")])
+    plan = diff(state, actual(), only=set(), only_experiments={"solo"})
+    assert [(i.action, i.experiment, i.model) for i in plan.items] == [(A.TRAIN, "solo", None)]
 
 
 def test_counts_has_changes_and_in_sync() -> None:

@@ -175,6 +175,15 @@ def test_model_tags_are_merged_and_deleted(backend: Backend) -> None:
     assert dict(_model(registry, "m").tags) == {**MANAGED, "qspec.b": "3"}
 
 
+def test_a_model_description_is_set_and_read_back(backend: Backend) -> None:
+    registry = backend.registry
+    registry.create_model("m", MANAGED)
+    assert _model(registry, "m").description is None
+    registry.set_model_description("m", "Iris on 4 qubits\nsecond line")
+    assert _model(registry, "m").description == "Iris on 4 qubits\nsecond line"
+    assert registry.snapshot().models["m"].description == "Iris on 4 qubits\nsecond line"
+
+
 def test_version_tags_are_merged(backend: Backend) -> None:
     registry = backend.registry
     run = backend.seed(H1)
@@ -203,6 +212,7 @@ WRITES_ON_A_MODEL: dict[str, Callable[[Any, RunInfo, str], Any]] = {
     "delete_alias": lambda registry, run, name: registry.delete_alias(name, "staging"),
     "set_model_tags": lambda registry, run, name: registry.set_model_tags(name, {"qspec.a": "1"}),
     "delete_model_tag": lambda registry, run, name: registry.delete_model_tag(name, "qspec.a"),
+    "set_model_description": lambda registry, run, name: registry.set_model_description(name, "text"),
     "set_version_tags": lambda registry, run, name: registry.set_version_tags(name, 1, {"qspec.a": "1"}),
 }
 
