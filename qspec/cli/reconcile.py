@@ -54,7 +54,7 @@ def _note(text: str) -> None:
               show_default=True, help="text for people, markdown for a PR comment, json for programs.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error.")
 @click.option("--prune", is_flag=True, help="Plan to delete managed aliases that git no longer declares.")
-@click.option("--only", default=None, help="Only the models of this Experiment (or this Model).")
+@click.option("--only", default=None, help="Only this Experiment (and the Models registering it), or this Model.")
 @click.option("--max-memory", default=None, help=MEMORY_HELP)
 def plan(specs_dir: str | None, rev: str | None, tracking_uri: str | None, base: str | None, fmt: str,
          detailed_exitcode: bool, prune: bool, only: str | None, max_memory: str | None) -> None:
@@ -86,7 +86,7 @@ def _describe_context(result: Any) -> None:
 @_common
 @click.option("--auto-approve", is_flag=True, help="Apply without asking (asked only on a terminal).")
 @click.option("--dry-run", is_flag=True, help="Only show the plan; the same as qspec plan.")
-@click.option("--only", default=None, help="Only the models of this Experiment (or this Model).")
+@click.option("--only", default=None, help="Only this Experiment (and the Models registering it), or this Model.")
 @click.option("--prune", is_flag=True, help="Delete managed aliases that git no longer declares.")
 @click.option("--allow-dirty", is_flag=True, help="Apply uncommitted spec changes (runs are tagged qspec.git_dirty).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
