@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from qspec.plan.actions import PlanItem
+from qspec.plan.actions import ACTION_WIDTH, PlanItem
 
 
 class Status(StrEnum):
@@ -82,7 +82,7 @@ def render_result(result: ApplyResult) -> str:
     marks = {Status.DONE: "✓", Status.SKIPPED: "=", Status.BLOCKED: "!", Status.FAILED: "✗", Status.REPORTED: "?"}
     lines = []
     for o in result.outcomes:
-        line = f"  {marks[o.status]} {o.status.value:<8} {o.item.action.value:<14} {o.item.subject}"
+        line = f"  {marks[o.status]} {o.status.value:<8} {o.item.action.value:<{ACTION_WIDTH}} {o.item.subject}"
         lines.append(line + (f": {o.detail}" if o.detail else ""))
     lines += [f"  cleaned up: {c}" for c in result.cleanups]
     # Dependents of a failed or blocked item are skipped without being attempted: not "in place".

@@ -63,6 +63,9 @@ class Action(StrEnum):
         return _BUCKETS[self]
 
 
+#: The widest action name: plan and apply output pad the action column to it.
+ACTION_WIDTH = max(len(a.value) for a in Action)
+
 _SYMBOLS = {
     Action.CREATE_MODEL: "+",
     Action.TRAIN: "+",

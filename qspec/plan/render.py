@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from qspec.plan.actions import Action, Plan, PlanItem, describe
+from qspec.plan.actions import ACTION_WIDTH, Action, Plan, PlanItem, describe
 from qspec.plan.state import describe_estimate
 
 
@@ -64,7 +64,7 @@ def _section(title: str, items: list[PlanItem], width: int) -> list[str]:
 
 def _text_line(item: PlanItem, width: int) -> str:
     change = _change(item)
-    line = f"  {item.action.symbol} {item.action.value:<14} {item.subject:<{width}}  {change}".rstrip()
+    line = f"  {item.action.symbol} {item.action.value:<{ACTION_WIDTH}} {item.subject:<{width}}  {change}".rstrip()
     return line + (f"\n      {item.reason}" if item.reason else "")
 
 

@@ -26,10 +26,10 @@ def mixed_plan(prune: bool = False) -> Plan:
 def test_text_reads_like_terraform() -> None:
     text = render_text(mixed_plan())
     assert "Drift (the registry differs from git, not through a git change):" in text
-    assert "  ? drift          m@old" in text
-    assert "  + train          exp#222222222222  1,200 circuits, 1,228,800 shots, $0.00" in text
-    assert "  ~ move-alias     m@production      v1 -> the new version of exp#222222222222" in text
-    assert "  ! blocked        m@canary" in text
+    assert "  ? drift              m@old" in text
+    assert "  + train              exp#222222222222  1,200 circuits, 1,228,800 shots, $0.00" in text
+    assert "  ~ move-alias         m@production      v1 -> the new version of exp#222222222222" in text
+    assert "  ! blocked            m@canary" in text
     assert "passes the gate (test_accuracy >= 0.93)" in text
     assert text.rstrip().splitlines()[-2] == (
         "Plan: 1 to train, 1 to register, 2 to change, 0 to delete. (1 blocked, 1 drifted)")
@@ -38,7 +38,7 @@ def test_text_reads_like_terraform() -> None:
 
 def test_text_with_prune_shows_deletions() -> None:
     text = render_text(mixed_plan(prune=True))
-    assert "  - delete-alias   m@old             v1" in text
+    assert "  - delete-alias       m@old             v1" in text
     assert text.rstrip().endswith("Plan: 1 to train, 1 to register, 2 to change, 1 to delete. (1 blocked)")
 
 
