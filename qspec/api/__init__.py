@@ -90,9 +90,10 @@ def plan(*, specs: Sequence[str | Path] = ("specs",), rev: str | None = None, ba
     (a pull request's view) while still validating everything. A training that cannot run here (its
     target's credentials missing, more peak memory than ``max_memory``, default ``$QSPEC_MAX_MEMORY``
     or 80% of the machine) is blocked in the plan, before anything is written."""
-    from qspec.api.wiring import connect_registry, estimator, memory_budget, preflight
+    from qspec.api.wiring import connect_registry, estimator, identity_reader, memory_budget, preflight
     from qspec.plan.desired import desired_state
     from qspec.plan.diff import changed_models, diff
+    from qspec.plan.review import annotate
     from qspec.plan.state import DesiredState
 
     workspace = Workspace.open(specs, rev=rev, root=root)
@@ -122,7 +123,9 @@ def plan(*, specs: Sequence[str | Path] = ("specs",), rev: str | None = None, ba
 
     tracking, registry = connect_registry(tracking_uri, workspace.root)
     actual = registry.snapshot()
-    result = diff(desired, actual, prune=prune, only=selected)
+    # Each retraining says which spec fields it changes against the version it replaces.
+    result = annotate(diff(desired, actual, prune=prune, only=selected), desired, actual,
+                      identity_reader(workspace, specset))
     return PlanResult(plan=result, specs=specset, desired=desired, actual=actual, git=git, workspace=workspace,
                       tracking=tracking, registry=registry, base=base, changed=changed, notes=notes)
 

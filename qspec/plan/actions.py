@@ -13,20 +13,23 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeAlias, assert_never
 
+from qspec.plan.fields import FieldChange, SpecChanges
 from qspec.plan.reasons import Reason
-from qspec.plan.state import Estimate, describe_estimate
+from qspec.plan.state import Budget, Estimate, describe_estimate
 from qspec.spec.models import Bound
 
 __all__ = [
     "BUCKETS",
     "Action",
     "Cost",
+    "FieldChange",
     "NewVersion",
     "PendingVersion",
     "Plan",
     "PlanItem",
     "Reason",
     "Recorded",
+    "SpecChanges",
     "TagValue",
     "TagValues",
     "Value",
@@ -183,6 +186,8 @@ class PlanItem:
     spec_path: str | None = None
     git_commit: str | None = None
     estimate: Estimate | None = None
+    budget: Budget | None = None  # TRAIN (and a training blocked by it): the Experiment's budget
+    spec_changes: SpecChanges | None = None  # TRAIN: the fields changed since the version it replaces
     tags: Mapping[str, str] = field(default_factory=dict)  # UPDATE_TAGS / CREATE_MODEL: tags to set
     checks: Mapping[str, Bound] = field(default_factory=dict)  # requirements (REGISTER) or gates (alias)
     pending: bool = False  # waits for an earlier item of this plan (a training, a registration)
@@ -209,7 +214,13 @@ class PlanItem:
             "estimate": None if est is None else {
                 "circuits": est.circuits, "shots": est.shots, "cost_usd": est.cost_usd, "qpu_seconds": est.qpu_seconds,
             },
+            "budget": None if self.budget is None else self.budget.use(est),
+            "spec_changes": None if self.spec_changes is None else self.spec_changes.to_dict(),
         }
+
+
+def _kept(item: PlanItem) -> bool:
+    return item.action is Action.DRIFT and item.code.prunable
 
 
 BUCKETS = ("train", "register", "change", "delete", "blocked", "drift")
@@ -236,8 +247,20 @@ class Plan:
 
     @property
     def in_sync(self) -> bool:
-        """Whether the registry matches git: no change, nothing blocked, no drift (``status --check``)."""
-        return not self.items
+        """Whether the registry matches git: no change, nothing blocked, no drift. What ``plan
+        --detailed-exitcode`` and ``status --check`` exit 2 on when it is false.
+
+        One kind of item does not count: an alias git does not declare, on a managed model, in a
+        plan made without ``prune``. Keeping it is the choice made by not pruning (a merge that
+        removes a stage leaves its alias serving), so it is reported (``kept``) but is not out of
+        sync; with ``prune`` it is a deletion, which does count.
+        """
+        return all(_kept(item) for item in self.items)
+
+    @property
+    def kept(self) -> list[PlanItem]:
+        """Aliases git does not declare that this plan reports and keeps (made without ``prune``)."""
+        return [item for item in self.items if _kept(item)]
 
     def by_action(self, action: Action) -> list[PlanItem]:
         return [item for item in self.items if item.action is action]

@@ -1,6 +1,7 @@
 """``status(desired, actual)``: per managed model, its aliases and whether each matches git.
 
-What ``qspec status`` shows (and ``status --check`` exits 2 on when anything is out of sync). It is
+What ``qspec status`` shows (and ``status --check`` exits 2 on when anything is out of sync; an
+alias git does not declare is kept without ``--prune``, and reported, not out of sync). It is
 read off the plan ``diff`` makes, so status and plan can never disagree about what is in sync.
 Pure, like the rest of ``qspec.plan``; rendering as text is here too, JSON is ``as_dict``.
 """
@@ -43,7 +44,9 @@ class ModelStatus:
 
     @property
     def in_sync(self) -> bool:
-        return self.state == IN_SYNC and all(a.state == IN_SYNC for a in self.aliases)
+        """The model matches git; an alias git does not declare is kept, not out of sync (see
+        ``Plan.in_sync``)."""
+        return self.state == IN_SYNC and all(a.state in (IN_SYNC, UNDECLARED) for a in self.aliases)
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "declared": self.declared, "managed": self.managed, "versions": self.versions,
@@ -129,4 +132,9 @@ def render_status(result: StatusReport) -> str:
             where = f"v{a.version}" if a.version is not None else "(unset)"
             lines.append(f"  @{a.alias:<12} {where:<8} {a.declared or '-':<14} {a.state}")
     summary = "In sync with git." if result.in_sync else "Out of sync with git: run qspec plan for details."
+    kept = len(result.plan.kept)
+    if result.in_sync and kept:
+        many = kept != 1
+        summary = (f"In sync with git; {kept} alias{'es' if many else ''} git does not declare "
+                   f"{'are' if many else 'is'} kept (qspec apply --prune deletes {'them' if many else 'it'}).")
     return "\n".join([*lines, summary]) + "\n"
