@@ -138,6 +138,18 @@ def identity_reader(workspace: Workspace, specs: SpecSet) -> Callable[[str | Non
     return read
 
 
+def dirty_contents(workspace: Workspace, dirty: Sequence[str]) -> dict[str, str | None]:
+    """Each uncommitted spec or data file with the sha256 of its content (None: deleted), so that a
+    saved plan can tell that the work tree it was made from has not changed since."""
+    import hashlib
+
+    out: dict[str, str | None] = {}
+    for path in dirty:
+        full = workspace.root / path
+        out[path] = hashlib.sha256(full.read_bytes()).hexdigest() if full.is_file() else None
+    return out
+
+
 def estimator(workspace: Workspace) -> Callable[[Experiment, str | None], Estimate]:
     """Prices a training from its spec, its csv rows counted where the trainer will read them: through
     the workspace's source, or at the git ref of a ``ref:`` stage."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from qspec import tags as tag
 from qspec.plan.reasons import Reason
@@ -40,6 +41,22 @@ class Estimate:
     per_iteration_circuits: int = 0
     primitive_calls: int = 0  # primitive jobs over the whole training (one per evaluation)
     assumptions: tuple[str, ...] = ()  # what the arithmetic had to assume
+
+
+def estimate_to_dict(estimate: Estimate) -> dict[str, Any]:
+    """Every field of ``estimate``, as JSON data (a saved plan keeps what the run will log)."""
+    return {"circuits": estimate.circuits, "shots": estimate.shots, "cost_usd": estimate.cost_usd,
+            "qpu_seconds": estimate.qpu_seconds, "per_iteration_circuits": estimate.per_iteration_circuits,
+            "primitive_calls": estimate.primitive_calls, "assumptions": list(estimate.assumptions)}
+
+
+def estimate_from_dict(data: Mapping[str, Any]) -> Estimate:
+    shots = data.get("shots")
+    return Estimate(circuits=int(data["circuits"]), shots=None if shots is None else int(shots),
+                    cost_usd=float(data["cost_usd"]), qpu_seconds=float(data.get("qpu_seconds", 0.0)),
+                    per_iteration_circuits=int(data.get("per_iteration_circuits", 0)),
+                    primitive_calls=int(data.get("primitive_calls", 0)),
+                    assumptions=tuple(str(a) for a in data.get("assumptions", ())))
 
 
 def describe_estimate(estimate: Estimate | None) -> str:
