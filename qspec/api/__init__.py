@@ -101,11 +101,12 @@ def validate(specs: Sequence[str | Path] = ("specs",), *, rev: str | None = None
 
 def plan(*, specs: Sequence[str | Path] = ("specs",), rev: str | None = None, base: str | None = None,
          tracking_uri: str | None = None, prune: bool = False, only: str | None = None,
-         root: Path | None = None, max_memory: str | None = None) -> PlanResult:
+         root: Path | None = None, max_memory: str | None = None, review: bool = True) -> PlanResult:
     """What apply would do. ``base``: limit it to the models that the changes since ``base`` affect
     (a pull request's view) while still validating everything. A training that cannot run here (its
     target's credentials missing, more peak memory than ``max_memory``, default ``$QSPEC_MAX_MEMORY``
-    or 80% of the machine) is blocked in the plan, before anything is written."""
+    or 80% of the machine) is blocked in the plan, before anything is written. ``review``: give each
+    retraining the spec fields it changes against the version it replaces (read from git)."""
     from qspec.api.wiring import connect_registry, estimator, identity_reader, memory_budget, preflight
     from qspec.plan.desired import desired_state
     from qspec.plan.diff import changed_models, diff
@@ -139,9 +140,9 @@ def plan(*, specs: Sequence[str | Path] = ("specs",), rev: str | None = None, ba
 
     tracking, registry = connect_registry(tracking_uri, workspace.root)
     actual = registry.snapshot()
-    # Each retraining says which spec fields it changes against the version it replaces.
-    result = annotate(diff(desired, actual, prune=prune, only=selected), desired, actual,
-                      identity_reader(workspace, specset))
+    result = diff(desired, actual, prune=prune, only=selected)
+    if review:  # each retraining says which spec fields it changes against the version it replaces
+        result = annotate(result, desired, actual, identity_reader(workspace, specset))
     return PlanResult(plan=result, specs=specset, desired=desired, actual=actual, git=git, workspace=workspace,
                       tracking=tracking, registry=registry, base=base, changed=changed, notes=notes,
                       spec_args=tuple(str(s) for s in specs), only=only)
@@ -298,7 +299,7 @@ def status(*, specs: Sequence[str | Path] = ("specs",), rev: str | None = None, 
     """Managed models, their aliases, and whether each matches git."""
     from qspec.plan.status import status as compare
 
-    planned = plan(specs=specs, rev=rev, tracking_uri=tracking_uri, root=root)
+    planned = plan(specs=specs, rev=rev, tracking_uri=tracking_uri, root=root, review=False)
     return StatusResult(report=compare(planned.desired, planned.actual, planned.plan), planned=planned)
 
 

@@ -58,7 +58,14 @@ def render_error(exc: QspecError) -> None:
 @click.version_option(__version__, prog_name="qspec")
 @click.option("--debug", is_flag=True, help="Show a traceback for errors, for reporting bugs.")
 def cli(debug: bool) -> None:
-    """GitOps for quantum machine learning: validate specs, plan and apply them to MLflow."""
+    """GitOps for quantum machine learning: validate specs, plan and apply them to MLflow.
+
+    \b
+    Exit codes: 0 success or in sync; 1 an error, a failed action, an item apply left
+    blocked (unless --allow-blocked) or a stale saved plan; 2 out of sync (plan
+    --detailed-exitcode, status --check: a change, a blocked item or drift; an alias
+    git no longer declares is kept, and counts only with --prune).
+    """
     _State.debug = debug
     _State.command = click.get_current_context().invoked_subcommand
     # MLflow retries an unreachable server 7 times with exponential backoff (about 4 minutes)
