@@ -27,13 +27,14 @@ if TYPE_CHECKING:
 
     from qspec.apply.result import ApplyResult, Outcome
     from qspec.plan.actions import Plan
+    from qspec.plan.saved import SavedPlan
     from qspec.plan.state import ActualState, DesiredState
     from qspec.plan.status import StatusReport
     from qspec.registry.mlflow import MlflowRegistry
     from qspec.store import Tracking
 
-__all__ = ["ApplyOutcome", "GitState", "PlanResult", "StatusResult", "Workspace", "apply", "plan", "predict",
-           "status", "validate"]
+__all__ = ["ApplyOutcome", "GitState", "PlanResult", "SavedApplyOutcome", "StatusResult", "Workspace", "apply",
+           "apply_saved", "load_plan", "plan", "predict", "save_plan", "status", "validate"]
 
 
 @dataclass
@@ -49,6 +50,8 @@ class PlanResult:
     base: str | None = None
     changed: set[str] | None = None  # with ``base``: the models the changes affect
     notes: list[str] = field(default_factory=list)  # things worth telling the user (stderr)
+    spec_args: tuple[str, ...] = ()  # the ``specs`` arguments as given, which a saved plan keeps
+    only: str | None = None
 
     @property
     def tracking_uri(self) -> str:
@@ -71,6 +74,19 @@ class ApplyOutcome:
 
 
 @dataclass
+class SavedApplyOutcome:
+    """``apply_saved``'s result: the plan file's content and what executing it did."""
+
+    saved: SavedPlan
+    result: ApplyResult
+    git_dirty: bool = False
+
+    @property
+    def plan(self) -> Plan:
+        return self.saved.plan
+
+
+@dataclass
 class StatusResult:
     report: StatusReport
     planned: PlanResult
@@ -85,14 +101,16 @@ def validate(specs: Sequence[str | Path] | None = None, *, rev: str | None = Non
 
 def plan(*, specs: Sequence[str | Path] | None = None, rev: str | None = None, base: str | None = None,
          tracking_uri: str | None = None, prune: bool = False, only: str | None = None,
-         root: Path | None = None, max_memory: str | None = None) -> PlanResult:
+         root: Path | None = None, max_memory: str | None = None, review: bool = True) -> PlanResult:
     """What apply would do. ``base``: limit it to the models that the changes since ``base`` affect
     (a pull request's view) while still validating everything. A training that cannot run here (its
     target's credentials missing, more peak memory than ``max_memory``, default ``$QSPEC_MAX_MEMORY``
-    or 80% of the machine) is blocked in the plan, before anything is written."""
-    from qspec.api.wiring import connect_registry, estimator, memory_budget, preflight
+    or 80% of the machine) is blocked in the plan, before anything is written. ``review``: give each
+    retraining the spec fields it changes against the version it replaces (read from git)."""
+    from qspec.api.wiring import connect_registry, estimator, identity_reader, memory_budget, preflight
     from qspec.plan.desired import desired_state
     from qspec.plan.diff import changed_experiments, changed_models, diff
+    from qspec.plan.review import annotate
     from qspec.plan.state import DesiredState
 
     workspace = Workspace.open(specs, rev=rev, root=root)
@@ -125,8 +143,11 @@ def plan(*, specs: Sequence[str | Path] | None = None, rev: str | None = None, b
     tracking, registry = connect_registry(tracking_uri, workspace.root)
     actual = registry.snapshot()
     result = diff(desired, actual, prune=prune, only=selected, only_experiments=experiments)
+    if review:  # each retraining says which spec fields it changes against the version it replaces
+        result = annotate(result, desired, actual, identity_reader(workspace, specset))
     return PlanResult(plan=result, specs=specset, desired=desired, actual=actual, git=git, workspace=workspace,
-                      tracking=tracking, registry=registry, base=base, changed=changed, notes=notes)
+                      tracking=tracking, registry=registry, base=base, changed=changed, notes=notes,
+                      spec_args=tuple(str(s) for s in specs or ()), only=only)
 
 
 def _select(specset: SpecSet, only: str | None) -> tuple[set[str] | None, set[str] | None]:
@@ -160,13 +181,7 @@ def apply(*, specs: Sequence[str | Path] | None = None, rev: str | None = None, 
                    max_memory=max_memory)
     git = planned.git
     if rev is None:
-        if not git.is_repo and not allow_dirty:
-            raise QspecError("the specs are not in a git repository, so no run could name the commit it came from",
-                             hint="commit the specs to git, or pass --allow-dirty to apply them anyway")
-        if git.dirty and not allow_dirty:
-            shown = ", ".join(git.dirty[:5]) + (" ..." if len(git.dirty) > 5 else "")
-            raise QspecError(f"uncommitted spec changes: {shown}",
-                             hint="commit them (git is the desired state), or pass --allow-dirty")
+        _refuse_dirty(git, allow_dirty)
     if not planned.plan.has_changes:
         # Nothing to change, but blocked and drift items are still outcomes to report (no prompt).
         result = execute(planned.plan, planned.registry, None) if planned.plan.items else ApplyResult((), ())
@@ -181,12 +196,116 @@ def apply(*, specs: Sequence[str | Path] | None = None, rev: str | None = None, 
     return ApplyOutcome(planned, result, git_dirty=dirty)
 
 
+def save_plan(planned: PlanResult, path: str | Path) -> SavedPlan:
+    """Write ``planned`` to ``path`` (``qspec plan -out FILE``): the plan in full, the spec arguments,
+    the git commit and the uncommitted files (by content), the tracking URI without credentials and
+    a fingerprint of the registry snapshot, for ``apply_saved``."""
+    from qspec import __version__
+    from qspec.api.wiring import dirty_contents
+    from qspec.plan.saved import SavedPlan, redact_uri, registry_fingerprint
+
+    models, hashes = _covered(planned.desired)
+    saved = SavedPlan(
+        plan=planned.plan, specs=planned.spec_args, paths=planned.workspace.paths, rev=planned.workspace.rev,
+        git_commit=planned.git.commit, dirty=dirty_contents(planned.workspace, planned.git.dirty),
+        is_repo=planned.git.is_repo, registry=registry_fingerprint(planned.actual, models, hashes),
+        tracking_uri=redact_uri(planned.tracking_uri), models=models, hashes=hashes, base=planned.base,
+        only=planned.only, qspec_version=__version__,
+    )
+    target = Path(path)
+    try:
+        target.write_text(saved.to_json())
+    except OSError as exc:
+        raise QspecError(f"cannot write the plan to {target}: {exc.strerror or exc}") from exc
+    return saved
+
+
+def _covered(desired: DesiredState) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The models and spec hashes (of every Model's builds and every Experiment) git declares: what a
+    saved plan's registry fingerprint covers."""
+    hashes = {h for m in desired.models.values() for h in m.builds}
+    hashes |= {b.spec_hash for b in desired.experiments.values()}
+    return tuple(sorted(desired.models)), tuple(sorted(hashes))
+
+
+def load_plan(path: str | Path) -> SavedPlan:
+    """Read a plan file that ``save_plan`` wrote; anything else is a ``QspecError``."""
+    from qspec.plan.saved import SavedPlan
+
+    target = Path(path)
+    try:
+        text = target.read_bytes()
+    except OSError as exc:
+        raise QspecError(f"cannot read the plan {target}: {exc.strerror or exc}",
+                         hint="write one with qspec plan -out FILE") from exc
+    return SavedPlan.from_json(text, where=str(target))
+
+
+def apply_saved(path: str | Path, *, tracking_uri: str | None = None, allow_dirty: bool = False,
+                root: Path | None = None, progress: Progress | None = None,
+                report: Callable[[Outcome], None] | None = None,
+                before: Callable[[SavedPlan], None] | None = None) -> SavedApplyOutcome:
+    """Execute exactly the plan saved at ``path``, without planning again. Refused (a ``QspecError``,
+    nothing written) when anything the plan was made from has moved: the git commit, the uncommitted
+    spec files, the registry it was made against, or the registry snapshot (its fingerprint).
+    ``before`` sees the plan once every check has passed, before anything is executed."""
+    from qspec.api.wiring import connect_registry, dirty_contents, tracked_trainer
+    from qspec.apply.executor import apply as execute
+    from qspec.plan.saved import PLAN_AGAIN, redact_uri, registry_fingerprint
+
+    saved = load_plan(path)
+    workspace = Workspace.open(saved.specs, rev=saved.rev, root=root)
+    if workspace.paths != saved.paths:
+        raise QspecError(f"the plan read the specs at {', '.join(saved.paths) or '(none)'}; here they are at "
+                         f"{', '.join(workspace.paths) or '(none)'}",
+                         hint="run apply from the directory the plan was made in")
+    specset = workspace.load()
+    git = workspace.git_state(specset)
+    if git.commit != saved.git_commit:
+        now = (git.commit or "no commit")[:12]
+        raise QspecError(f"git moved since the plan was saved: the specs are at {now}, the plan was made at "
+                         f"{(saved.git_commit or 'no commit')[:12]}", hint=PLAN_AGAIN)
+    if saved.rev is None:
+        if dirty_contents(workspace, git.dirty) != dict(saved.dirty):
+            raise QspecError("the uncommitted spec changes are not the ones the plan was made from", hint=PLAN_AGAIN)
+        _refuse_dirty(git, allow_dirty)
+    tracking, registry = connect_registry(tracking_uri, workspace.root)
+    uri = redact_uri(tracking.uri)
+    if uri != saved.tracking_uri:
+        raise QspecError(f"the plan was made against the registry {saved.tracking_uri}; this apply would write to "
+                         f"{uri}", hint="point --tracking-uri (or MLFLOW_TRACKING_URI) at the registry of the plan")
+    if registry_fingerprint(registry.snapshot(), saved.models, saved.hashes) != saved.registry:
+        raise QspecError("the registry changed since the plan was saved: plan again",
+                         hint="something (a person, another apply) changed the models, versions, aliases or runs "
+                              "the plan read; " + PLAN_AGAIN)
+    if before is not None:
+        before(saved)
+    dirty = saved.rev is None and (bool(git.dirty) or not git.is_repo)
+    trainer = tracked_trainer(workspace, specset, tracking=tracking, registry=registry, git_dirty=dirty,
+                              progress=progress)
+    result = execute(saved.plan, registry, trainer, report=report)
+    return SavedApplyOutcome(saved, result, git_dirty=dirty)
+
+
+def _refuse_dirty(git: GitState, allow_dirty: bool) -> None:
+    """``apply`` of the work tree: refused outside git or with uncommitted spec changes, unless allowed."""
+    if allow_dirty:
+        return
+    if not git.is_repo:
+        raise QspecError("the specs are not in a git repository, so no run could name the commit it came from",
+                         hint="commit the specs to git, or pass --allow-dirty to apply them anyway")
+    if git.dirty:
+        shown = ", ".join(git.dirty[:5]) + (" ..." if len(git.dirty) > 5 else "")
+        raise QspecError(f"uncommitted spec changes: {shown}",
+                         hint="commit them (git is the desired state), or pass --allow-dirty")
+
+
 def status(*, specs: Sequence[str | Path] | None = None, rev: str | None = None, tracking_uri: str | None = None,
            root: Path | None = None) -> StatusResult:
     """Managed models, their aliases, and whether each matches git."""
     from qspec.plan.status import status as compare
 
-    planned = plan(specs=specs, rev=rev, tracking_uri=tracking_uri, root=root)
+    planned = plan(specs=specs, rev=rev, tracking_uri=tracking_uri, root=root, review=False)
     return StatusResult(report=compare(planned.desired, planned.actual, planned.plan), planned=planned)
 
 

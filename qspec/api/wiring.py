@@ -13,9 +13,9 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from qspec.errors import ApplyError, QspecError
+from qspec.errors import ApplyError, QspecError, SourceError
 from qspec.plan.state import Blocker, Estimate, RunInfo, short
 from qspec.spec.load import SpecSet, load_source
 from qspec.spec.models import Experiment
@@ -115,6 +115,39 @@ def data_files(specset: SpecSet) -> list[str]:
     """The csv data sets the experiments read, repository-relative."""
     return sorted({d.csv_path for d in (e.resource.spec.data for e in specset.experiments.values())
                    if d is not None and d.csv_path is not None})
+
+
+def identity_reader(workspace: Workspace, specs: SpecSet) -> Callable[[str | None, str], dict[str, Any] | None]:
+    """Reads an experiment's identity (its normalized spec and data fingerprint, what its hash is made
+    of) in the specs being planned (rev None) or at a git rev, for the field-level diff of a
+    retraining against the version it replaces (``qspec.plan.review``)."""
+    from qspec.spec.hashing import experiment_identity
+
+    def read(rev: str | None, name: str) -> dict[str, Any] | None:
+        at = specs
+        if rev is not None:
+            resolver = workspace.resolver
+            if resolver is None:
+                raise SourceError("the specs are not in a git repository")
+            at = resolver.specs_at(rev)
+        loaded = at.experiments.get(name)
+        if loaded is None:
+            return None
+        return experiment_identity(loaded.resource, at.data_fingerprints.get(name))
+
+    return read
+
+
+def dirty_contents(workspace: Workspace, dirty: Sequence[str]) -> dict[str, str | None]:
+    """Each uncommitted spec or data file with the sha256 of its content (None: deleted), so that a
+    saved plan can tell that the work tree it was made from has not changed since."""
+    import hashlib
+
+    out: dict[str, str | None] = {}
+    for path in dirty:
+        full = workspace.root / path
+        out[path] = hashlib.sha256(full.read_bytes()).hexdigest() if full.is_file() else None
+    return out
 
 
 def estimator(workspace: Workspace) -> Callable[[Experiment, str | None], Estimate]:

@@ -1,8 +1,9 @@
 """The ``qspec`` command: a thin click layer over the library; it parses, calls, renders.
 
-Exit codes (as terraform's): 0 success or no changes, 1 an error (invalid spec, failed action,
-bad usage), 2 changes pending (``plan --detailed-exitcode``, ``status --check``), 3 a monitoring
-alert. Errors a user can cause (``QspecError``) are printed as what/where/hint with no traceback;
+Exit codes (as terraform's): 0 success or in sync, 1 an error (invalid spec, failed action, bad
+usage, an item ``apply`` left blocked without ``--allow-blocked``, a stale saved plan), 2 out of sync
+(``plan --detailed-exitcode``, ``status --check``: a change, a blocked item or drift), 3 a
+monitoring alert. Errors a user can cause (``QspecError``) are printed as what/where/hint with no traceback;
 ``--debug`` shows one. Heavy libraries (mlflow, qiskit) are imported inside the commands that
 need them, so ``qspec validate`` stays fast.
 """
@@ -57,7 +58,14 @@ def render_error(exc: QspecError) -> None:
 @click.version_option(__version__, prog_name="qspec")
 @click.option("--debug", is_flag=True, help="Show a traceback for errors, for reporting bugs.")
 def cli(debug: bool) -> None:
-    """GitOps for quantum machine learning: validate specs, plan and apply them to MLflow."""
+    """GitOps for quantum machine learning: validate specs, plan and apply them to MLflow.
+
+    \b
+    Exit codes: 0 success or in sync; 1 an error, a failed action, an item apply left
+    blocked (unless --allow-blocked) or a stale saved plan; 2 out of sync (plan
+    --detailed-exitcode, status --check: a change, a blocked item or drift; an alias
+    git no longer declares is kept, and counts only with --prune).
+    """
     _State.debug = debug
     _State.command = click.get_current_context().invoked_subcommand
     # MLflow retries an unreachable server 7 times with exponential backoff (about 4 minutes)

@@ -1,8 +1,9 @@
 """``qspec plan``, ``qspec apply`` and ``qspec status``: render what ``qspec.api`` returns.
 
-Plans and results go to stdout; progress, notes and prompts to stderr. Exit codes: 0 no changes
-or success, 1 error or a failed action, 2 changes pending (``plan --detailed-exitcode``,
-``status --check``).
+Plans and results go to stdout; progress, notes and prompts to stderr. Exit codes: 0 in sync or
+success, 1 an error, a failed action, or (``apply``) an item left blocked unless ``--allow-blocked``,
+2 out of sync (``plan --detailed-exitcode``, ``status --check``: a change, a blocked item or drift;
+an alias git does not declare is kept and reported without ``--prune``, and does not count).
 """
 
 from __future__ import annotations
@@ -52,13 +53,23 @@ def _note(text: str) -> None:
 @click.option("--base", default=None, help="Only what the changes since this git revision affect (a PR's view).")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text",
               show_default=True, help="text for people, markdown for a PR comment, json for programs.")
-@click.option("--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error.")
+@click.option("--detailed-exitcode", is_flag=True, help=(
+    "Exit 2 when the registry is out of sync with git (a change to make, a blocked item, drift), as status "
+    "--check does; 0 when in sync; 1 on error. An alias git no longer declares counts only with --prune "
+    "(without it the alias is kept, and reported)."))
 @click.option("--prune", is_flag=True, help="Plan to delete managed aliases that git no longer declares.")
 @click.option("--only", default=None, help="Only this Experiment (and the Models registering it), or this Model.")
 @click.option("--max-memory", default=None, help=MEMORY_HELP)
+@click.option("-out", "--out", "out", default=None, metavar="FILE", help=(
+    "Save the plan to FILE (JSON: the items, the git commit, a fingerprint of the registry) for "
+    "qspec apply FILE, which applies exactly it, or refuses if git or the registry moved since."))
 def plan(specs_dir: str | None, rev: str | None, tracking_uri: str | None, base: str | None, fmt: str,
-         detailed_exitcode: bool, prune: bool, only: str | None, max_memory: str | None) -> None:
-    """Show what apply would train, register and promote, and what it would cost."""
+         detailed_exitcode: bool, prune: bool, only: str | None, max_memory: str | None, out: str | None) -> None:
+    """Show what apply would train, register and promote, and what it would cost.
+
+    Each training lists the spec fields that changed since the version it replaces, and its use of
+    the Experiment's budget.
+    """
     from qspec import api
     from qspec.plan.render import render
 
@@ -66,44 +77,65 @@ def plan(specs_dir: str | None, rev: str | None, tracking_uri: str | None, base:
                       max_memory=max_memory)
     _describe_context(result)
     click.echo(render(result.plan, fmt), nl=False)
-    if detailed_exitcode and result.plan.has_changes:
+    if out is not None:
+        api.save_plan(result, out)
+        _note(f"Saved the plan to {out}; apply exactly it with: qspec apply {out}")
+    if detailed_exitcode and not result.plan.in_sync:
         raise SystemExit(2)
 
 
 def _describe_context(result: Any) -> None:
+    from qspec.plan.saved import redact_uri
+
     git = result.git
     where = f"commit {git.commit[:12]}" if git.commit else "no commit"
     if git.dirty:
         where += f", {len(git.dirty)} uncommitted spec change{'s' if len(git.dirty) != 1 else ''}"
     base = f"; changes since {result.base}: {len(result.changed or ())} model(s)" if result.base else ""
-    _note(f"specs: {len(result.specs)} resources at {where}{base}; registry: {result.tracking_uri} "
+    _note(f"specs: {len(result.specs)} resources at {where}{base}; registry: {redact_uri(result.tracking_uri)} "
           f"({result.registry_calls} calls)")
     for note in result.notes:
         _note(f"note: {note}")
 
 
 @click.command()
+@click.argument("plan_file", required=False, metavar="[FILE]")
 @_common
 @click.option("--auto-approve", is_flag=True, help="Apply without asking (asked only on a terminal).")
 @click.option("--dry-run", is_flag=True, help="Only show the plan; the same as qspec plan.")
 @click.option("--only", default=None, help="Only this Experiment (and the Models registering it), or this Model.")
 @click.option("--prune", is_flag=True, help="Delete managed aliases that git no longer declares.")
 @click.option("--allow-dirty", is_flag=True, help="Apply uncommitted spec changes (runs are tagged qspec.git_dirty).")
+@click.option("--allow-blocked", is_flag=True,
+              help="Exit 0 even when an item stays blocked (a gate, budget, requirement, missing ref).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text for people, json for programs.")
 @click.option("--max-memory", default=None, help=MEMORY_HELP)
-def apply(specs_dir: str | None, rev: str | None, tracking_uri: str | None, auto_approve: bool, dry_run: bool,
-          only: str | None, prune: bool, allow_dirty: bool, fmt: str, max_memory: str | None) -> None:
-    """Reconcile the MLflow registry with the specs: train, register, move aliases."""
+def apply(plan_file: str | None, specs_dir: str | None, rev: str | None, tracking_uri: str | None, auto_approve: bool,
+          dry_run: bool, only: str | None, prune: bool, allow_dirty: bool, allow_blocked: bool, fmt: str,
+          max_memory: str | None) -> None:
+    """Reconcile the MLflow registry with the specs: train, register, move aliases.
+
+    With FILE (from qspec plan -out FILE): apply exactly that plan, without planning again or asking;
+    refused, with nothing written, when git or the registry moved since it was saved.
+
+    Exits 0 when everything it was asked to reconcile is done (an alias git no longer declares is
+    kept and reported unless --prune), 1 on an error, a failed action, or an item that stays blocked
+    (unless --allow-blocked).
+    """
     from qspec import api
-    from qspec.apply.result import render_result
     from qspec.plan.render import render
 
+    if plan_file is not None:
+        _apply_saved(plan_file, tracking_uri=tracking_uri, allow_dirty=allow_dirty, allow_blocked=allow_blocked,
+                     fmt=fmt)
+        return
+
     if dry_run:
-        result = api.plan(specs=_specs(specs_dir), rev=rev, tracking_uri=tracking_uri, prune=prune, only=only,
-                          max_memory=max_memory)
-        _describe_context(result)
-        click.echo(render(result.plan, "json" if fmt == "json" else "text"), nl=False)
+        dry = api.plan(specs=_specs(specs_dir), rev=rev, tracking_uri=tracking_uri, prune=prune, only=only,
+                       max_memory=max_memory)
+        _describe_context(dry)
+        click.echo(render(dry.plan, "json" if fmt == "json" else "text"), nl=False)
         return
 
     progress = _Progress()
@@ -128,12 +160,51 @@ def apply(specs_dir: str | None, rev: str | None, tracking_uri: str | None, auto
         raise SystemExit(1)
     result = outcome.result
     planned = outcome.planned
+    _finish(result, planned, fmt, allow_blocked)
+
+
+#: apply options that a saved plan fixes: given with FILE they would be ignored, so they are refused.
+SAVED_FIXES = {"specs_dir": "--specs", "rev": "--rev", "only": "--only", "prune": "--prune", "dry_run": "--dry-run",
+               "max_memory": "--max-memory"}
+
+
+def _apply_saved(plan_file: str, *, tracking_uri: str | None, allow_dirty: bool, allow_blocked: bool,
+                 fmt: str) -> None:
+    from qspec import api
+    from qspec.plan.render import render
+
+    ctx = click.get_current_context()
+    fixed = [flag for name, flag in SAVED_FIXES.items()
+             if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)]
+    if fixed:
+        raise QspecError(f"apply {plan_file}: the saved plan already fixes {', '.join(fixed)}",
+                         hint="drop the option, or plan again with it: qspec plan ... -out FILE")
+    progress = _Progress()
+
+    def before(saved: Any) -> None:
+        where = f"commit {saved.git_commit[:12]}" if saved.git_commit else "no commit"
+        _note(f"plan: {plan_file}, made at {where}; registry: {saved.tracking_uri} (unchanged since)")
+        if fmt == "text" and saved.plan.items:
+            click.echo(render(saved.plan, "text"), nl=False)
+
+    with progress:
+        outcome = api.apply_saved(plan_file, tracking_uri=tracking_uri, allow_dirty=allow_dirty,
+                                  progress=progress.update, before=before)
+    _finish(outcome.result, outcome, fmt, allow_blocked, shown=True)
+
+
+def _finish(result: Any, planned: Any, fmt: str, allow_blocked: bool, *, shown: bool = False) -> None:
+    """Print what apply did and pick its exit code. ``planned`` has the ``plan`` applied; ``shown``:
+    the plan was printed already."""
+    from qspec.apply.result import render_result
+    from qspec.plan.render import render
+
     if fmt == "json":
         click.echo(json.dumps(result.as_dict(), indent=2, default=str))
-    elif planned.plan.in_sync:
+    elif not planned.plan.items:
         click.echo("No changes. The registry matches the specs.")
     else:
-        if not planned.plan.has_changes:  # confirm() was not called: show what is blocked or drifting
+        if not planned.plan.has_changes and not shown:  # confirm() was not called: show what is blocked
             _describe_context(planned)
             click.echo(render(planned.plan, "text"), nl=False)
         click.echo(render_result(result), nl=False)
@@ -145,6 +216,20 @@ def apply(specs_dir: str | None, rev: str | None, tracking_uri: str | None, auto
             if failed.error is not None and _debug():
                 traceback.print_exception(failed.error)
         raise SystemExit(1)
+    _refuse_blocked(result, allow_blocked)
+
+
+def _refuse_blocked(result: Any, allow_blocked: bool) -> None:
+    """Exit 1 when an item apply was asked to reconcile stays blocked, naming them (``--allow-blocked``
+    accepts them)."""
+    blocked = [o.item.subject for o in result.blocked]
+    if not blocked or allow_blocked:
+        return
+    shown = ", ".join(blocked[:5]) + (f" and {len(blocked) - 5} more" if len(blocked) > 5 else "")
+    _note(f"error: {len(blocked)} item{'s' if len(blocked) != 1 else ''} stayed blocked: {shown}")
+    _note("  hint: the reasons are listed above; change the specs (or the registry) so they can proceed, "
+          "or pass --allow-blocked to accept them")
+    raise SystemExit(1)
 
 
 class _Progress:
@@ -195,7 +280,9 @@ class _Progress:
 
 @click.command()
 @_common
-@click.option("--check", is_flag=True, help="Exit 2 when the registry is out of sync with git, 1 on error.")
+@click.option("--check", is_flag=True, help=(
+    "Exit 2 when the registry is out of sync with git (a change to make, a blocked item, drift), 1 on "
+    "error. An alias git no longer declares is kept and reported, and does not count (apply --prune deletes it)."))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text for people, json for programs.")
 def status(specs_dir: str | None, rev: str | None, tracking_uri: str | None, check: bool, fmt: str) -> None:

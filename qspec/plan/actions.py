@@ -11,27 +11,32 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TypeAlias, assert_never
+from typing import Any, TypeAlias, assert_never
 
+from qspec.plan.fields import FieldChange, SpecChanges
 from qspec.plan.reasons import Reason
-from qspec.plan.state import Estimate, describe_estimate
+from qspec.plan.state import Budget, Estimate, describe_estimate, estimate_from_dict, estimate_to_dict
 from qspec.spec.models import Bound
 
 __all__ = [
     "BUCKETS",
     "Action",
     "Cost",
+    "FieldChange",
     "NewVersion",
     "PendingVersion",
     "Plan",
     "PlanItem",
     "Reason",
     "Recorded",
+    "SpecChanges",
     "TagValue",
     "TagValues",
     "Text",
     "Value",
     "describe",
+    "value_from_dict",
+    "value_to_dict",
 ]
 
 
@@ -180,6 +185,50 @@ def describe(value: Value) -> str:
             assert_never(value)
 
 
+def value_to_dict(value: Value) -> dict[str, Any]:
+    """``value`` as JSON data that ``value_from_dict`` reads back (a saved plan)."""
+    match value:
+        case int():
+            return {"type": "version", "version": value}
+        case Recorded(value=text):
+            return {"type": "recorded", "value": text}
+        case TagValue(value=text):
+            return {"type": "tag", "value": text}
+        case Text(value=text):
+            return {"type": "text", "value": text}
+        case TagValues(values=tags):
+            return {"type": "tags", "values": dict(tags)}
+        case NewVersion(label=label, run_id=run_id):
+            return {"type": "new-version", "label": label, "run_id": run_id}
+        case PendingVersion(label=label):
+            return {"type": "pending-version", "label": label}
+        case Cost(estimate=estimate):
+            return {"type": "cost", "estimate": None if estimate is None else estimate_to_dict(estimate)}
+        case _:
+            assert_never(value)
+
+
+def value_from_dict(data: Mapping[str, Any]) -> Value:
+    kind = data.get("type")
+    if kind == "version":
+        return int(data["version"])
+    if kind == "recorded":
+        return Recorded(str(data["value"]))
+    if kind == "tag":
+        return TagValue(str(data["value"]))
+    if kind == "text":
+        return Text(str(data["value"]))
+    if kind == "tags":
+        return TagValues({str(k): None if v is None else str(v) for k, v in data["values"].items()})
+    if kind == "new-version":
+        return NewVersion(str(data["label"]), data.get("run_id"))
+    if kind == "pending-version":
+        return PendingVersion(str(data["label"]))
+    if kind == "cost":
+        return Cost(None if data.get("estimate") is None else estimate_from_dict(data["estimate"]))
+    raise ValueError(f"unknown plan value type {kind!r}")
+
+
 @dataclass(frozen=True)
 class PlanItem:
     """One thing apply will do (or, for blocked and drift, report)."""
@@ -201,9 +250,53 @@ class PlanItem:
     spec_path: str | None = None
     git_commit: str | None = None
     estimate: Estimate | None = None
+    budget: Budget | None = None  # TRAIN (and a training blocked by it): the Experiment's budget
+    spec_changes: SpecChanges | None = None  # TRAIN: the fields changed since the version it replaces
     tags: Mapping[str, str] = field(default_factory=dict)  # UPDATE_TAGS / CREATE_MODEL: tags to set
     checks: Mapping[str, Bound] = field(default_factory=dict)  # requirements (REGISTER) or gates (alias)
     pending: bool = False  # waits for an earlier item of this plan (a training, a registration)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, typed values included, as JSON data that ``from_dict`` reads back: what a
+        saved plan keeps so that apply can execute the item without planning again."""
+        def maybe(value: Value | None) -> dict[str, Any] | None:
+            return None if value is None else value_to_dict(value)
+
+        budget = self.budget
+        return {
+            "action": self.action.value, "subject": self.subject, "old": maybe(self.old), "new": maybe(self.new),
+            "reason": self.reason, "code": self.code.value, "model": self.model, "alias": self.alias,
+            "experiment": self.experiment, "spec_hash": self.spec_hash, "version": self.version,
+            "run_id": self.run_id, "rev": self.rev, "spec_path": self.spec_path, "git_commit": self.git_commit,
+            "estimate": None if self.estimate is None else estimate_to_dict(self.estimate),
+            "budget": None if budget is None else {"max_shots": budget.max_shots, "max_cost_usd": budget.max_cost_usd},
+            "spec_changes": None if self.spec_changes is None else self.spec_changes.to_dict(),
+            "tags": dict(self.tags),
+            "checks": {m: b.model_dump(exclude_none=True) for m, b in sorted(self.checks.items())},
+            "pending": self.pending,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PlanItem:
+        """The item ``to_dict`` wrote; raises ``KeyError``, ``ValueError`` or ``TypeError`` on anything else."""
+        def maybe(value: Mapping[str, Any] | None) -> Value | None:
+            return None if value is None else value_from_dict(value)
+
+        budget, estimate, changes = data.get("budget"), data.get("estimate"), data.get("spec_changes")
+        version = data.get("version")
+        return cls(
+            Action(data["action"]), str(data["subject"]), old=maybe(data.get("old")), new=maybe(data.get("new")),
+            reason=str(data.get("reason", "")), code=Reason(data["code"]), model=data.get("model"),
+            alias=data.get("alias"), experiment=data.get("experiment"), spec_hash=data.get("spec_hash"),
+            version=None if version is None else int(version), run_id=data.get("run_id"), rev=data.get("rev"),
+            spec_path=data.get("spec_path"), git_commit=data.get("git_commit"),
+            estimate=None if estimate is None else estimate_from_dict(estimate),
+            budget=None if budget is None else Budget(budget.get("max_shots"), budget.get("max_cost_usd")),
+            spec_changes=None if changes is None else SpecChanges.from_dict(changes),
+            tags={str(k): str(v) for k, v in data.get("tags", {}).items()},
+            checks={str(m): Bound(**b) for m, b in data.get("checks", {}).items()},
+            pending=bool(data.get("pending", False)),
+        )
 
     def as_dict(self) -> dict[str, object]:
         est = self.estimate
@@ -227,7 +320,13 @@ class PlanItem:
             "estimate": None if est is None else {
                 "circuits": est.circuits, "shots": est.shots, "cost_usd": est.cost_usd, "qpu_seconds": est.qpu_seconds,
             },
+            "budget": None if self.budget is None else self.budget.use(est),
+            "spec_changes": None if self.spec_changes is None else self.spec_changes.to_dict(),
         }
+
+
+def _kept(item: PlanItem) -> bool:
+    return item.action is Action.DRIFT and item.code.prunable
 
 
 BUCKETS = ("train", "register", "change", "delete", "blocked", "drift")
@@ -254,8 +353,28 @@ class Plan:
 
     @property
     def in_sync(self) -> bool:
-        """Whether the registry matches git: no change, nothing blocked, no drift (``status --check``)."""
-        return not self.items
+        """Whether the registry matches git: no change, nothing blocked, no drift. What ``plan
+        --detailed-exitcode`` and ``status --check`` exit 2 on when it is false.
+
+        One kind of item does not count: an alias git does not declare, on a managed model, in a
+        plan made without ``prune``. Keeping it is the choice made by not pruning (a merge that
+        removes a stage leaves its alias serving), so it is reported (``kept``) but is not out of
+        sync; with ``prune`` it is a deletion, which does count.
+        """
+        return all(_kept(item) for item in self.items)
+
+    @property
+    def kept(self) -> list[PlanItem]:
+        """Aliases git does not declare that this plan reports and keeps (made without ``prune``)."""
+        return [item for item in self.items if _kept(item)]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan as JSON data ``from_dict`` reads back (``counts`` is for programs, not read back)."""
+        return {"prune": self.prune, "counts": self.counts, "items": [item.to_dict() for item in self.items]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Plan:
+        return cls(tuple(PlanItem.from_dict(item) for item in data["items"]), prune=bool(data.get("prune", False)))
 
     def by_action(self, action: Action) -> list[PlanItem]:
         return [item for item in self.items if item.action is action]

@@ -227,7 +227,7 @@ def _plan_build(model: DesiredModel, build: Build, runs: list[RunInfo], training
     if over is not None:
         out.append(PlanItem(Action.BLOCKED, build.label, model=name, experiment=build.experiment,
                             spec_hash=spec_hash, estimate=build.estimate, rev=build.rev, code=Reason.BUDGET_EXCEEDED,
-                            reason=over))
+                            reason=over, budget=build.budget))
         return _Target(blocked="budget exceeded")
 
     if spec_hash not in training:
@@ -236,7 +236,7 @@ def _plan_build(model: DesiredModel, build: Build, runs: list[RunInfo], training
         out.append(PlanItem(
             Action.TRAIN, build.label, new=Cost(build.estimate), model=name,
             experiment=build.experiment, spec_hash=spec_hash, rev=build.rev, spec_path=build.spec_path,
-            git_commit=build.git_commit, estimate=build.estimate, code=code, reason=why,
+            git_commit=build.git_commit, estimate=build.estimate, budget=build.budget, code=code, reason=why,
         ))
     checks = model.requirements
     out.append(PlanItem(

@@ -65,7 +65,24 @@ def _section(title: str, items: list[PlanItem], width: int) -> list[str]:
 def _text_line(item: PlanItem, width: int) -> str:
     change = _change(item)
     line = f"  {item.action.symbol} {item.action.value:<{ACTION_WIDTH}} {item.subject:<{width}}  {change}".rstrip()
-    return line + (f"\n      {item.reason}" if item.reason else "")
+    lines = [line] + [f"      {detail}" for detail in _details(item)]
+    return "\n".join(lines)
+
+
+def _details(item: PlanItem) -> list[str]:
+    """The lines under an item: its reason, the spec fields a training changes, its budget use."""
+    out = [item.reason] if item.reason else []
+    if item.spec_changes is not None:
+        out.append(item.spec_changes.describe())
+        out += [f"  {change.describe()}" for change in item.spec_changes.fields]
+    use = _budget(item)
+    if use is not None:
+        out.append(f"budget: {use}")
+    return out
+
+
+def _budget(item: PlanItem) -> str | None:
+    return None if item.budget is None else item.budget.describe_use(item.estimate)
 
 
 def _md_escape(text: str) -> str:
@@ -80,8 +97,8 @@ def render_markdown(plan: Plan, *, title: str = "qspec plan") -> str:
         return "\n".join(lines) + "\n"
     trains = plan.by_action(Action.TRAIN)
     if trains:
-        lines += ["#### Training", "", "| experiment | spec | circuits | shots | est. cost |",
-                  "| --- | --- | ---: | ---: | ---: |"]
+        lines += ["#### Training", "", "| experiment | spec | circuits | shots | est. cost | budget |",
+                  "| --- | --- | ---: | ---: | ---: | --- |"]
         for item in trains:
             est = item.estimate
             circuits = "?" if est is None else f"{est.circuits:,}"
@@ -89,10 +106,12 @@ def render_markdown(plan: Plan, *, title: str = "qspec plan") -> str:
             cost = "?" if est is None else f"${est.cost_usd:,.2f}"
             where = f" at `{item.rev}`" if item.rev else ""
             spec = (item.spec_hash or "")[:12]
-            lines.append(f"| `{item.experiment}`{where} | `{spec}` | {circuits} | {shots} | {cost} |")
+            budget = _md_escape(_budget(item) or "none set")
+            lines.append(f"| `{item.experiment}`{where} | `{spec}` | {circuits} | {shots} | {cost} | {budget} |")
         total = plan.estimated_training()
         shots_total = "exact" if total.shots is None else f"{total.shots:,}"
-        lines += [f"| **total** | | **{total.circuits:,}** | **{shots_total}** | **${total.cost_usd:,.2f}** |", ""]
+        lines += [f"| **total** | | **{total.circuits:,}** | **{shots_total}** | **${total.cost_usd:,.2f}** | |", ""]
+        lines += _markdown_changes(trains)
     blocked = plan.by_action(Action.BLOCKED)
     if blocked:
         lines += ["> [!WARNING]", f"> {len(blocked)} action{'s' if len(blocked) != 1 else ''} blocked:"]
@@ -104,6 +123,22 @@ def render_markdown(plan: Plan, *, title: str = "qspec plan") -> str:
         lines.append(f"| `{item.action.symbol}` | {item.action.value} | `{_md_escape(item.subject)}` | {change} | "
                      f"{_md_escape(item.reason)} |")
     return "\n".join(lines) + "\n"
+
+
+def _markdown_changes(trains: list[PlanItem]) -> list[str]:
+    """Per retraining, the spec fields it changes since the version it replaces."""
+    changed = [i for i in trains if i.spec_changes is not None]
+    if not changed:
+        return []
+    lines = ["#### What changed", ""]
+    for item in changed:
+        assert item.spec_changes is not None
+        heading = item.spec_changes.describe().rstrip(":")
+        lines.append(f"- `{_md_escape(item.subject)}` ({_md_escape(item.model or '')}): {_md_escape(heading)}")
+        for change in item.spec_changes.fields:
+            lines.append(f"  - `{_md_escape(change.path)}`: `{_md_escape(change.before)}` -> "
+                         f"`{_md_escape(change.after)}`")
+    return [*lines, ""]
 
 
 def plan_as_dict(plan: Plan) -> dict[str, Any]:

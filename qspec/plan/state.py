@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from qspec import tags as tag
 from qspec.plan.reasons import Reason
@@ -42,6 +43,22 @@ class Estimate:
     assumptions: tuple[str, ...] = ()  # what the arithmetic had to assume
 
 
+def estimate_to_dict(estimate: Estimate) -> dict[str, Any]:
+    """Every field of ``estimate``, as JSON data (a saved plan keeps what the run will log)."""
+    return {"circuits": estimate.circuits, "shots": estimate.shots, "cost_usd": estimate.cost_usd,
+            "qpu_seconds": estimate.qpu_seconds, "per_iteration_circuits": estimate.per_iteration_circuits,
+            "primitive_calls": estimate.primitive_calls, "assumptions": list(estimate.assumptions)}
+
+
+def estimate_from_dict(data: Mapping[str, Any]) -> Estimate:
+    shots = data.get("shots")
+    return Estimate(circuits=int(data["circuits"]), shots=None if shots is None else int(shots),
+                    cost_usd=float(data["cost_usd"]), qpu_seconds=float(data.get("qpu_seconds", 0.0)),
+                    per_iteration_circuits=int(data.get("per_iteration_circuits", 0)),
+                    primitive_calls=int(data.get("primitive_calls", 0)),
+                    assumptions=tuple(str(a) for a in data.get("assumptions", ())))
+
+
 def describe_estimate(estimate: Estimate | None) -> str:
     """An estimate as plans show it: "1,200 circuits, 1,228,800 shots, $0.00"."""
     if estimate is None:
@@ -50,10 +67,54 @@ def describe_estimate(estimate: Estimate | None) -> str:
     return f"{estimate.circuits:,} circuits, {shots}, ${estimate.cost_usd:,.2f}"
 
 
+def count(number: float) -> str:
+    """A count as people read it: 950, 12.5k, 6.8M, 50M, 1.2B."""
+    units = (("", 1.0), ("k", 1e3), ("M", 1e6), ("B", 1e9), ("T", 1e12))
+    index = max((i for i, (_, size) in enumerate(units) if abs(number) >= size), default=0)
+    if index == 0:
+        return f"{number:,.0f}" if number == int(number) else f"{number:,.1f}"
+    scaled = round(number / units[index][1], 1)
+    if abs(scaled) >= 1000 and index + 1 < len(units):  # 999,950 is 1M, not 1000k
+        index += 1
+        scaled = round(number / units[index][1], 1)
+    return f"{scaled:,.1f}".removesuffix(".0") + units[index][0]
+
+
 @dataclass(frozen=True)
 class Budget:
     max_shots: int | None = None
     max_cost_usd: float | None = None
+
+    @property
+    def limited(self) -> bool:
+        return self.max_shots is not None or self.max_cost_usd is not None
+
+    def describe_use(self, estimate: Estimate | None) -> str | None:
+        """What ``estimate`` uses of this budget, as plans show it: "shots 6.8M of 50M, $0.00 of $0.00";
+        None when the Experiment sets no budget."""
+        if not self.limited:
+            return None
+        parts = []
+        if self.max_shots is not None:
+            used = "?" if estimate is None else "0 (exact)" if estimate.shots is None else count(estimate.shots)
+            parts.append(f"shots {used} of {count(self.max_shots)}")
+        if self.max_cost_usd is not None:
+            cost = "$?" if estimate is None else f"${estimate.cost_usd:,.2f}"
+            parts.append(f"{cost} of ${self.max_cost_usd:,.2f}")
+        return ", ".join(parts)
+
+    def use(self, estimate: Estimate | None) -> dict[str, float | int | None] | None:
+        """The same as data: the limits, the estimate's use and what is left (None: unknown or unlimited)."""
+        if not self.limited:
+            return None
+        shots = None if estimate is None else (estimate.shots or 0)
+        cost = None if estimate is None else estimate.cost_usd
+        return {
+            "max_shots": self.max_shots, "shots": shots,
+            "shots_left": None if self.max_shots is None or shots is None else self.max_shots - shots,
+            "max_cost_usd": self.max_cost_usd, "cost_usd": cost,
+            "cost_usd_left": None if self.max_cost_usd is None or cost is None else self.max_cost_usd - cost,
+        }
 
     def exceeded_by(self, estimate: Estimate | None) -> str | None:
         """Why ``estimate`` does not fit this budget, or None when it fits (or is unknown)."""

@@ -1,7 +1,8 @@
 """``status(desired, actual)``: per managed model, its aliases and whether each matches git; per
 declared Experiment, whether a finished run of its spec is tracked.
 
-What ``qspec status`` shows (and ``status --check`` exits 2 on when anything is out of sync). It is
+What ``qspec status`` shows (and ``status --check`` exits 2 on when anything is out of sync; an
+alias git does not declare is kept without ``--prune``, and reported, not out of sync). It is
 read off the plan ``diff`` makes, so status and plan can never disagree about what is in sync.
 Pure, like the rest of ``qspec.plan``; rendering as text is here too, JSON is ``as_dict``.
 """
@@ -44,7 +45,9 @@ class ModelStatus:
 
     @property
     def in_sync(self) -> bool:
-        return self.state == IN_SYNC and all(a.state == IN_SYNC for a in self.aliases)
+        """The model matches git; an alias git does not declare is kept, not out of sync (see
+        ``Plan.in_sync``)."""
+        return self.state == IN_SYNC and all(a.state in (IN_SYNC, UNDECLARED) for a in self.aliases)
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "declared": self.declared, "managed": self.managed, "versions": self.versions,
@@ -171,4 +174,9 @@ def render_status(result: StatusReport) -> str:
             run = f"run {e.run_id}" if e.run_id else "(no finished run)"
             lines.append(f"  {e.name:<24} {e.spec_hash[:12]}  {run:<38} {e.state}")
     summary = "In sync with git." if result.in_sync else "Out of sync with git: run qspec plan for details."
+    kept = len(result.plan.kept)
+    if result.in_sync and kept:
+        many = kept != 1
+        summary = (f"In sync with git; {kept} alias{'es' if many else ''} git does not declare "
+                   f"{'are' if many else 'is'} kept (qspec apply --prune deletes {'them' if many else 'it'}).")
     return "\n".join([*lines, summary]) + "\n"

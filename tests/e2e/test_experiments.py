@@ -49,6 +49,16 @@ def test_an_experiment_without_a_model_is_trained_once_and_then_registered_from_
     assert experiment["name"] == "iris-vqc" and experiment["state"] == "in sync" and experiment["run_id"]
     assert "iris-vqc" in run_cli("status").out
 
+    # An edited experiment is retrained, and the plan says what changed against the run it replaces.
+    repo.write("specs/iris.yaml", EXPERIMENT.replace("maxiter: 8", "maxiter: 9"))
+    repo.commit("one more iteration")
+    edited = run_cli("plan")
+    assert f"changes since run {experiment['run_id']}" in edited.out, edited.out
+    assert "training.optimizer.maxiter: 8 -> 9" in edited.out
+    repo.write("specs/iris.yaml", EXPERIMENT)
+    repo.commit("back to 8")
+    assert run_cli("plan", "--detailed-exitcode").code == 0  # that spec has its run already
+
     # A Model added later registers the run that exists: one training per hash, never two.
     repo.write("specs/iris.yaml", SPECS.replace("production: {ref: v1.0}", "production: {track: HEAD}"))
     repo.commit("register the experiment")

@@ -137,14 +137,16 @@ def test_blocked_items_do_not_stop_the_rest(workspace, run_cli) -> None:
     assert plan.code == 0, plan.err
     assert "v9.9" in plan.out
     result = run_cli("apply", "--auto-approve", "--format", "json")
-    assert result.code == 0, result.err  # blocked is a decision, not an error
+    assert result.code == 1  # blocked items are not reconciled: apply says so in its exit code
+    assert "stayed blocked" in result.err and "iris-classifier@canary" in result.err, result.err
     outcomes = json.loads(result.out)["outcomes"]
     blocked = {o["item"]["subject"]: o["detail"] for o in outcomes if o["status"] == "blocked"}
     assert any("v9.9" in detail for detail in blocked.values()), blocked
     assert any("1.01" in detail for detail in blocked.values()), blocked
     assert aliases(client, "iris-classifier") == {"staging": 1}  # the rest of the plan applied
-    # Nothing left to change, but apply must still say what is blocked, not that all matches.
-    again = run_cli("apply", "--auto-approve")
+    # Nothing left to change, but apply must still say what is blocked, not that all matches; with
+    # --allow-blocked that is accepted.
+    again = run_cli("apply", "--auto-approve", "--allow-blocked")
     assert again.code == 0, again.err
     assert "matches" not in again.out
     assert "v9.9" in again.out and "1.01" in again.out
@@ -157,8 +159,8 @@ def test_budget_blocks_training(workspace, run_cli) -> None:
                                                 "  budget: {max_shots: 1000}"))
     repo.commit("sampled, on a tight budget")
     result = run_cli("apply", "--auto-approve")
-    assert result.code == 0, result.err
-    assert "budget exceeded: an estimated" in result.out
+    assert result.code == 1
+    assert "budget exceeded: an estimated" in result.out and "stayed blocked" in result.err
     # HEAD's sampled spec is blocked; production, pinned to v1.0 (exact, no budget), still trains.
     client = client_for(uri)
     assert run_count(client) == 1
@@ -256,6 +258,6 @@ def test_adopting_a_version_built_outside_qspec_checks_its_gate_on_apply(workspa
         plan = run_cli("plan")
         assert "gate checked on apply" in plan.out, plan.out
         result = run_cli("apply", "--auto-approve")
-        assert result.code == 0, result.err
+        assert result.code == (0 if accuracy == 0.99 else 1), result.err
         assert aliases(client, "iris-classifier")["production"] == expected
     assert "test_accuracy = 0.2" in result.out  # the second adoption was blocked by its gate

@@ -64,8 +64,9 @@ def test_an_ibm_target_without_a_token_is_blocked_in_the_plan_and_apply_writes_n
     assert "! blocked" in plan.out and "no IBM Quantum account" in plan.out and "QISKIT_IBM_TOKEN" in plan.out
     assert "create-model" not in plan.out and "(2 blocked)" in plan.out  # the build, and staging's alias
     applied = run_cli("apply", "--auto-approve")
-    assert applied.code == 0, applied.err
+    assert applied.code == 1  # blocked: apply did not reconcile what it was asked to
     assert "0 done" in applied.out and "blocked" in applied.out
+    assert "error: 2 items stayed blocked: h2-hardware#" in applied.err and "--allow-blocked" in applied.err
     assert registry_is_empty(uri)  # no registered model, no FAILED run
 
 
@@ -77,7 +78,7 @@ def test_a_training_past_the_memory_budget_is_blocked_with_the_figure(spec_repo,
     assert (item["action"], item["code"]) == ("blocked", "memory-exceeded")
     assert "TiB of memory at its peak, more than the 8.0 GiB it may use" in item["reason"]
     assert "fewer qubits" in item["reason"]
-    applied = run_cli("apply", "--auto-approve", "--max-memory", "8GiB")
+    applied = run_cli("apply", "--auto-approve", "--max-memory", "8GiB", "--allow-blocked")
     assert applied.code == 0 and "memory" in applied.out
     assert registry_is_empty(uri)
 

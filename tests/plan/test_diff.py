@@ -363,9 +363,18 @@ def test_counts_has_changes_and_in_sync() -> None:
     plan = diff(CASES[0].desired, CASES[0].actual)
     assert plan.counts == {"train": 1, "register": 1, "change": 2, "delete": 0, "blocked": 0, "drift": 0}
     assert plan.has_changes and not plan.in_sync
-    drift_only = diff(desired(model()), actual(registered(versions=[version(1, "r1")], aliases={"staging": 1, "x": 1}),
-                                               runs=[run("r1")]))
-    assert not drift_only.has_changes and not drift_only.in_sync
+    # An alias git does not declare, without prune: kept and reported, not out of sync ...
+    kept = diff(desired(model()), actual(registered(versions=[version(1, "r1")], aliases={"staging": 1, "x": 1}),
+                                         runs=[run("r1")]))
+    assert not kept.has_changes and kept.in_sync and [i.subject for i in kept.kept] == ["m@x"]
+    # ... with prune it is a deletion, which is.
+    pruned = diff(desired(model()), actual(registered(versions=[version(1, "r1")], aliases={"staging": 1, "x": 1}),
+                                           runs=[run("r1")]), prune=True)
+    assert pruned.has_changes and not pruned.in_sync and pruned.kept == []
+    # Tags edited by hand: drift, out of sync.
+    edited = diff(desired(model()), actual(registered(versions=[version(1, "r1", **{"qspec.spec_path": "x.yaml"})],
+                                                      aliases={"staging": 1}), runs=[run("r1")]))
+    assert edited.counts["drift"] == 1 and not edited.in_sync
     blocked_only = diff(*[CASES[3].desired, CASES[3].actual])
     assert not blocked_only.has_changes and not blocked_only.in_sync
     synced = diff(CASES[1].desired, CASES[1].actual)

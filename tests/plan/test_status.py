@@ -53,3 +53,13 @@ def test_status_reads_the_plan_it_is_given_instead_of_diffing_again() -> None:
     given = status(state, registry, made)
     assert given.plan is made and given == status(state, registry)
     assert given.models[0].aliases[0].state == OUT_OF_SYNC  # the alias record needs repair
+
+
+def test_an_undeclared_alias_is_kept_and_reported_not_out_of_sync() -> None:
+    # A merge removed the stage "old": without --prune the alias stays; status says so and is in sync.
+    result = status(desired(model()), actual(registered(versions=[version(1, "r1")], aliases={"staging": 1, "old": 1}),
+                                             runs=[run("r1")]))
+    assert result.in_sync and result.models[0].in_sync
+    assert {a.alias: a.state for a in result.models[0].aliases} == {"old": UNDECLARED, "staging": IN_SYNC}
+    assert render_status(result).endswith(
+        "In sync with git; 1 alias git does not declare is kept (qspec apply --prune deletes it).\n")
