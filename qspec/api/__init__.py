@@ -145,13 +145,21 @@ def apply(*, specs: Sequence[str | Path] = ("specs",), rev: str | None = None, t
           prune: bool = False, only: str | None = None, allow_dirty: bool = False, root: Path | None = None,
           max_memory: str | None = None, confirm: Callable[[PlanResult], bool] | None = None,
           progress: Progress | None = None,
-          report: Callable[[Outcome], None] | None = None) -> ApplyOutcome | None:
+          report: Callable[[Outcome], None] | None = None, note: Callable[[str], None] | None = None,
+          wait_timeout: float | None = None) -> ApplyOutcome | None:
     """Reconcile the registry with the specs. Everything is validated before anything changes;
-    ``confirm`` sees the plan first and may decline (then None is returned and nothing changes)."""
-    from qspec.api.wiring import tracked_trainer
+    ``confirm`` sees the plan first and may decline (then None is returned and nothing changes).
+
+    A spec another apply is training right now is waited for, up to ``wait_timeout`` seconds (default
+    an hour; 0: not at all), with progress lines to ``note``; see ``qspec.apply.claims``."""
+    from qspec.api.wiring import claim_lease, tracked_trainer
+    from qspec.apply.claims import DEFAULT_WAIT_SECONDS, Claims
     from qspec.apply.executor import apply as execute
     from qspec.apply.result import ApplyResult
 
+    if wait_timeout is not None and not wait_timeout >= 0:
+        raise QspecError(f"--wait-timeout {wait_timeout}: not a number of seconds", hint="give 0 or more")
+    lease = claim_lease()
     planned = plan(specs=specs, rev=rev, tracking_uri=tracking_uri, prune=prune, only=only, root=root,
                    max_memory=max_memory)
     git = planned.git
@@ -173,7 +181,9 @@ def apply(*, specs: Sequence[str | Path] = ("specs",), rev: str | None = None, t
     dirty = rev is None and (bool(git.dirty) or not git.is_repo)
     trainer = tracked_trainer(planned.workspace, planned.specs, tracking=planned.tracking,
                               registry=planned.registry, git_dirty=dirty, progress=progress)
-    result = execute(planned.plan, planned.registry, trainer, report=report)
+    result = execute(planned.plan, planned.registry, trainer, report=report, note=note,
+                     claims=Claims(planned.registry, lease=lease),
+                     wait_timeout=DEFAULT_WAIT_SECONDS if wait_timeout is None else wait_timeout)
     return ApplyOutcome(planned, result, git_dirty=dirty)
 
 

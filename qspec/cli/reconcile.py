@@ -87,8 +87,12 @@ def _describe_context(result: Any) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text for people, json for programs.")
 @click.option("--max-memory", default=None, help=MEMORY_HELP)
+@click.option("--wait-timeout", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+              help="How long to wait for another apply that is training the same spec (default: an hour); "
+                   "0: do not wait, skip it and say who holds it.")
 def apply(specs_dir: str, rev: str | None, tracking_uri: str | None, auto_approve: bool, dry_run: bool,
-          only: str | None, prune: bool, allow_dirty: bool, fmt: str, max_memory: str | None) -> None:
+          only: str | None, prune: bool, allow_dirty: bool, fmt: str, max_memory: str | None,
+          wait_timeout: float | None) -> None:
     """Reconcile the MLflow registry with the specs: train, register, move aliases."""
     from qspec import api
     from qspec.apply.result import render_result
@@ -117,7 +121,7 @@ def apply(specs_dir: str, rev: str | None, tracking_uri: str | None, auto_approv
     with progress:
         outcome = api.apply(specs=[specs_dir], rev=rev, tracking_uri=tracking_uri, prune=prune, only=only,
                             allow_dirty=allow_dirty, max_memory=max_memory, confirm=confirm,
-                            progress=progress.update)
+                            progress=progress.update, note=_note, wait_timeout=wait_timeout)
     if outcome is None:
         _note("Apply cancelled; nothing changed.")
         raise SystemExit(1)
