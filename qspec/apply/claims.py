@@ -159,7 +159,7 @@ class Claims:
         for _ in range(8):  # each lost round means another claimer won: the next read sees its claim
             top = self.current(spec_hash)
             if top is not None and top.holder == self.holder:
-                return self._hold(top)  # ours: a create whose answer was lost, retried
+                return self._hold(top, renew=True)  # ours: a create whose answer was lost, retried
             if top is not None and self.live(top):
                 return top
             mine = ClaimInfo(spec_hash, (top.generation if top else 0) + 1, self.holder,
@@ -176,15 +176,16 @@ class Claims:
             return self._hold(mine)
         top = self.current(spec_hash)
         if top is not None and top.holder == self.holder:
-            return self._hold(top)
+            return self._hold(top, renew=True)
         if top is not None:
             return top
         raise ApplyError(f"could not claim the training of spec {spec_hash[:12]}: the claims kept changing",
                          hint="another apply is claiming it at the same moment; run apply again")
 
-    def _hold(self, claim: ClaimInfo) -> Lease:
+    def _hold(self, claim: ClaimInfo, *, renew: bool = False) -> Lease:
         lease = Lease(self, claim)
-        lease.renew()
+        if renew:
+            lease.renew()
         return lease
 
 

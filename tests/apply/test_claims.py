@@ -175,7 +175,7 @@ def test_the_heartbeat_renews_the_lease_while_the_block_runs() -> None:
 
     def counting(spec_hash: str, generation: int, *, expires: float, run_id: str | None = None) -> bool:
         count["n"] += 1
-        if count["n"] >= 3:  # one renewal on acquiring, then the thread's
+        if count["n"] >= 3:  # three beats of the thread
             renewed.set()
         return renew(spec_hash, generation, expires=expires, run_id=run_id)
 
