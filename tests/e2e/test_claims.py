@@ -108,7 +108,8 @@ def test_three_applies_at_once_train_the_changed_spec_once(server: str, git_repo
     assert all("FAILED" not in statuses for statuses in runs.values())  # no live run marked FAILED
     outs = "\n".join(out + err for _, out, err in results)
     assert sum("✓ done     train" in out for _, out, _ in results) == 1, outs
-    assert sum("trained by another apply" in out for _, out, _ in results) == 2, outs
+    # The others used its run; under heavy load one may start so late that its plan has nothing to train.
+    assert 1 <= sum("trained by another apply" in out for _, out, _ in results) <= 2, outs
 
     versions, aliases, claims = registry_state(server)
     assert [h for _, h in versions] == [first_hash, new_hash]  # one version per hash
