@@ -36,6 +36,17 @@ RUN_ID = "qspec.run_id"
 #: "git changed" (record == alias) from "moved by hand" (record != alias).
 ALIAS_PREFIX = "qspec.alias."
 
+# --- claims: one training per spec hash at a time (qspec.apply.claims) -------------------------------
+#: A claim is a registered model named ``qspec-claim.<spec hash>.<generation>``: MLflow refuses a
+#: second model of one name, which makes taking a claim atomic. ``snapshot`` never shows them.
+CLAIM_MODEL_PREFIX = "qspec-claim."
+CLAIM = "qspec.claim"  # "true" on every claim model
+CLAIM_HASH = "qspec.claim.hash"  # the spec hash it claims
+CLAIM_HOLDER = "qspec.claim.holder"  # who holds it: host, pid and a random id of one apply
+CLAIM_PROCESS = "qspec.claim.process"  # the holder's process identity, to tell a dead local holder
+CLAIM_EXPIRES = "qspec.claim.expires"  # epoch seconds the lease runs to; "0": released after a failure
+CLAIM_RUN_ID = "qspec.claim.run_id"  # the run the holder is training, once it exists
+
 TRUE = "true"
 
 # --- MLflow run statuses qspec acts on ---------------------------------------------------------------
@@ -48,6 +59,15 @@ RUN_KILLED = "KILLED"
 def alias_record(alias: str) -> str:
     """The registered-model tag that records where qspec last pointed ``alias``."""
     return ALIAS_PREFIX + alias
+
+
+def claim_model_name(spec_hash: str, generation: int) -> str:
+    """The registered model that is generation ``generation`` of the claim on ``spec_hash``."""
+    return f"{CLAIM_MODEL_PREFIX}{spec_hash}.{generation}"
+
+
+def is_claim_model(name: str) -> bool:
+    return name.startswith(CLAIM_MODEL_PREFIX)
 
 
 def is_qspec_tag(key: str) -> bool:

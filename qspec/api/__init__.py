@@ -170,13 +170,21 @@ def apply(*, specs: Sequence[str | Path] | None = None, rev: str | None = None, 
           prune: bool = False, only: str | None = None, allow_dirty: bool = False, root: Path | None = None,
           max_memory: str | None = None, confirm: Callable[[PlanResult], bool] | None = None,
           progress: Progress | None = None,
-          report: Callable[[Outcome], None] | None = None) -> ApplyOutcome | None:
+          report: Callable[[Outcome], None] | None = None, note: Callable[[str], None] | None = None,
+          wait_timeout: float | None = None) -> ApplyOutcome | None:
     """Reconcile the registry with the specs. Everything is validated before anything changes;
-    ``confirm`` sees the plan first and may decline (then None is returned and nothing changes)."""
-    from qspec.api.wiring import tracked_trainer
+    ``confirm`` sees the plan first and may decline (then None is returned and nothing changes).
+
+    A spec another apply is training right now is waited for, up to ``wait_timeout`` seconds (default
+    an hour; 0: not at all), with progress lines to ``note``; see ``qspec.apply.claims``."""
+    from qspec.api.wiring import claim_lease, tracked_trainer
+    from qspec.apply.claims import DEFAULT_WAIT_SECONDS, Claims
     from qspec.apply.executor import apply as execute
     from qspec.apply.result import ApplyResult
 
+    if wait_timeout is not None and not wait_timeout >= 0:
+        raise QspecError(f"--wait-timeout {wait_timeout}: not a number of seconds", hint="give 0 or more")
+    lease = claim_lease()
     planned = plan(specs=specs, rev=rev, tracking_uri=tracking_uri, prune=prune, only=only, root=root,
                    max_memory=max_memory)
     git = planned.git
@@ -192,7 +200,9 @@ def apply(*, specs: Sequence[str | Path] | None = None, rev: str | None = None, 
     dirty = rev is None and (bool(git.dirty) or not git.is_repo)
     trainer = tracked_trainer(planned.workspace, planned.specs, tracking=planned.tracking,
                               registry=planned.registry, git_dirty=dirty, progress=progress)
-    result = execute(planned.plan, planned.registry, trainer, report=report)
+    result = execute(planned.plan, planned.registry, trainer, report=report, note=note,
+                     claims=Claims(planned.registry, lease=lease),
+                     wait_timeout=DEFAULT_WAIT_SECONDS if wait_timeout is None else wait_timeout)
     return ApplyOutcome(planned, result, git_dirty=dirty)
 
 
@@ -244,12 +254,15 @@ def load_plan(path: str | Path) -> SavedPlan:
 def apply_saved(path: str | Path, *, tracking_uri: str | None = None, allow_dirty: bool = False,
                 root: Path | None = None, progress: Progress | None = None,
                 report: Callable[[Outcome], None] | None = None,
-                before: Callable[[SavedPlan], None] | None = None) -> SavedApplyOutcome:
+                before: Callable[[SavedPlan], None] | None = None, note: Callable[[str], None] | None = None,
+                wait_timeout: float | None = None) -> SavedApplyOutcome:
     """Execute exactly the plan saved at ``path``, without planning again. Refused (a ``QspecError``,
     nothing written) when anything the plan was made from has moved: the git commit, the uncommitted
     spec files, the registry it was made against, or the registry snapshot (its fingerprint).
-    ``before`` sees the plan once every check has passed, before anything is executed."""
-    from qspec.api.wiring import connect_registry, dirty_contents, tracked_trainer
+    ``before`` sees the plan once every check has passed, before anything is executed. Trainings
+    take the spec's claim as ``apply`` does (``wait_timeout``, ``note``)."""
+    from qspec.api.wiring import claim_lease, connect_registry, dirty_contents, tracked_trainer
+    from qspec.apply.claims import DEFAULT_WAIT_SECONDS, Claims
     from qspec.apply.executor import apply as execute
     from qspec.plan.saved import PLAN_AGAIN, redact_uri, registry_fingerprint
 
@@ -283,7 +296,9 @@ def apply_saved(path: str | Path, *, tracking_uri: str | None = None, allow_dirt
     dirty = saved.rev is None and (bool(git.dirty) or not git.is_repo)
     trainer = tracked_trainer(workspace, specset, tracking=tracking, registry=registry, git_dirty=dirty,
                               progress=progress)
-    result = execute(saved.plan, registry, trainer, report=report)
+    result = execute(saved.plan, registry, trainer, report=report, note=note,
+                     claims=Claims(registry, lease=claim_lease()),
+                     wait_timeout=DEFAULT_WAIT_SECONDS if wait_timeout is None else wait_timeout)
     return SavedApplyOutcome(saved, result, git_dirty=dirty)
 
 

@@ -228,6 +228,27 @@ def preflight(workspace: Workspace, max_memory: int) -> Callable[[Experiment, st
     return check
 
 
+#: The lease of a training claim in seconds (``qspec.apply.claims``); tests shorten it.
+LEASE_ENV = "QSPEC_CLAIM_LEASE_SECONDS"
+
+
+def claim_lease() -> float:
+    """How long a training claim lasts without a heartbeat: ``$QSPEC_CLAIM_LEASE_SECONDS``, else 120 s."""
+    from qspec.apply.claims import DEFAULT_LEASE_SECONDS
+
+    text = os.environ.get(LEASE_ENV, "").strip()
+    if not text:
+        return DEFAULT_LEASE_SECONDS
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise QspecError(f"{LEASE_ENV}: {text[:40]!r} is not a number of seconds",
+                         hint="set it to a positive number such as 120, or unset it")
+    return value
+
+
 def connect_registry(tracking_uri: str | None, root: Path) -> tuple[Tracking, MlflowRegistry]:
     """The tracking store and the registry adapter over it (new versions carry the run's metadata)."""
     from qspec.registry.mlflow import MlflowRegistry
@@ -269,6 +290,8 @@ def tracked_trainer(workspace: Workspace, specs: SpecSet, *, tracking: Tracking,
             )
         with tracked_run(loaded, tracking=tracking, git_commit=request.git_commit,
                          git_dirty=git_dirty and request.rev is None) as recorder:
+            if request.on_run is not None:
+                request.on_run(recorder.run_id)  # the claim names its run, for waiting applies to show
 
             def on_iteration(record: IterationRecord) -> None:
                 recorder.record(record)

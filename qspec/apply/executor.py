@@ -6,11 +6,18 @@ so every item reads the registry again and does only what is still missing:
 
 - idempotent: an alias already where it should be, a version that exists for its hash, a run that
   finished meanwhile: skipped, not redone;
-- crash-safe: a run left RUNNING by a dead apply is marked FAILED before retraining; versions are
-  found by hash before registering, so none is registered twice; an alias is set before its
-  ``qspec.alias.*`` record, so a crash between the two leaves no false drift;
+- one training per spec hash at a time, across machines: TRAIN first takes the hash's claim in the
+  registry (``qspec.apply.claims``). While another apply holds a live claim, this one waits (with a
+  progress note, up to ``wait_timeout``) and then uses that apply's finished run ("trained by
+  another apply"), or trains itself if that training failed, or gives up and says who holds it;
+- crash-safe: a run is dead only when no live claim covers it (its holder's lease expired, or the
+  holder was a process of this machine that is gone); the holder of the claim marks such a run
+  FAILED before retraining, and never a live one. Versions are found by hash before registering,
+  so none is registered twice; an alias is set before its ``qspec.alias.*`` record, so a crash
+  between the two leaves no false drift;
 - race-safe: after registering, if another apply registered the same hash first, the version just
-  made (which nothing points at yet) is deleted and the older one used: one version per hash;
+  made (which nothing points at yet) is deleted and the older one used: one version per hash; a
+  registered model created by a concurrent apply meanwhile is used, not an error;
 - a failed or blocked item stops only the items that depend on it (its registration, its alias).
 
 Requirements are checked on the run's metrics before REGISTER and gates on the version's metrics
@@ -19,13 +26,15 @@ before an alias moves, whether or not the plan could check them (it cannot for r
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import assert_never
 
 from qspec import tags as tag
+from qspec.apply.claims import DEFAULT_WAIT_SECONDS, Claims, Lease
 from qspec.apply.faults import checkpoint
-from qspec.apply.ports import Registry, Trainer, TrainRequest
+from qspec.apply.ports import ClaimInfo, Registry, Trainer, TrainRequest
 from qspec.apply.result import ApplyResult, Outcome, Status
 from qspec.errors import QspecError
 from qspec.plan.actions import Action, Plan, PlanItem, Text
@@ -39,13 +48,22 @@ from qspec.plan.state import (
 )
 
 Report = Callable[[Outcome], None]
+Note = Callable[[str], None]
+
+#: How often a waiting apply says it is still waiting, in seconds.
+NOTE_EVERY_SECONDS = 30.0
 
 
 def apply(plan: Plan, registry: Registry, trainer: Trainer | None = None, *,
-          report: Report | None = None) -> ApplyResult:
+          report: Report | None = None, note: Note | None = None, claims: Claims | None = None,
+          wait_timeout: float = DEFAULT_WAIT_SECONDS) -> ApplyResult:
     """Execute ``plan`` against ``registry``; ``report`` is called with each outcome as it happens
-    (the CLI prints progress from it)."""
-    run = _Apply(registry, trainer)
+    (the CLI prints progress from it), ``note`` with progress lines (waiting for another apply).
+
+    ``claims`` takes the per-hash training claims (default: a ``Claims`` of this apply with the default
+    lease); ``wait_timeout``: how long a TRAIN waits for another apply's training of the same spec
+    (0: not at all) before it skips, saying who holds it."""
+    run = _Apply(registry, trainer, claims or Claims(registry), wait_timeout, note)
     outcomes: list[Outcome] = []
     for item in plan.items:
         try:
@@ -62,6 +80,13 @@ def apply(plan: Plan, registry: Registry, trainer: Trainer | None = None, *,
     return ApplyResult(tuple(outcomes), tuple(run.cleanups))
 
 
+def _holding(claim: ClaimInfo) -> str:
+    """Who holds a claim, as a progress line shows it."""
+    run = f", run {claim.run_id}" if claim.run_id else ""
+    until = time.strftime("%H:%M:%S UTC", time.gmtime(claim.expires))
+    return f"{claim.holder}{run}, lease until {until}"
+
+
 def _not_attempted(item: PlanItem, why: str) -> Outcome:
     """``item`` skipped because ``why``: an item it depends on failed or was blocked."""
     return Outcome(item, Status.SKIPPED, f"not attempted: {why}", not_attempted=True)
@@ -71,10 +96,13 @@ def _not_attempted(item: PlanItem, why: str) -> Outcome:
 class _Apply:
     registry: Registry
     trainer: Trainer | None
+    claims: Claims
+    wait_timeout: float = DEFAULT_WAIT_SECONDS
+    note: Note | None = None
     cleanups: list[str] = field(default_factory=list)
     trained: dict[str, RunInfo] = field(default_factory=dict)  # spec hash -> the run trained now
     versions: dict[tuple[str, str], int] = field(default_factory=dict)  # (model, hash) -> version
-    failed_hashes: dict[str, str] = field(default_factory=dict)  # training failed or blocked
+    failed_hashes: dict[str, str] = field(default_factory=dict)  # training failed, blocked or left to another
     failed_versions: dict[tuple[str, str], str] = field(default_factory=dict)
     failed_models: dict[str, str] = field(default_factory=dict)
     runs: dict[str, RunInfo | None] = field(default_factory=dict)  # run id -> the run, read once per apply
@@ -150,35 +178,112 @@ class _Apply:
                 return Outcome(item, Status.SKIPPED, "already exists")
             return Outcome(item, Status.BLOCKED, f"a registered model {item.model!r} not managed by qspec "
                                                  "appeared since the plan; left untouched")
-        self.registry.create_model(item.model, item.tags)
+        try:
+            self.registry.create_model(item.model, item.tags)
+        except QspecError:
+            raced = self.registry.get_model(item.model)
+            if raced is None or not raced.managed:
+                raise
+            return Outcome(item, Status.SKIPPED, "created by a concurrent apply")
         return Outcome(item, Status.DONE, "created")
+
+    def _finished_run(self, spec_hash: str) -> RunInfo | None:
+        finished = [r for r in self.registry.runs_for(spec_hash) if r.finished]
+        return finished[0] if finished else None
 
     def train(self, item: PlanItem) -> Outcome:
         assert item.spec_hash is not None and item.experiment is not None
+        finished = self._finished_run(item.spec_hash)
+        if finished is not None:
+            return Outcome(item, Status.SKIPPED, f"run {finished.run_id} of this spec finished meanwhile",
+                           run_id=finished.run_id)
+        if self.trainer is None:
+            return Outcome(item, Status.FAILED, "no trainer was given to apply")
+        lease = self._claim(item)
+        if isinstance(lease, Outcome):
+            return lease
+        succeeded = False
+        try:
+            outcome, succeeded = self._train_holding(item, lease)
+            return outcome
+        finally:
+            self._release(item, lease, finished=succeeded)
+
+    def _train_holding(self, item: PlanItem, lease: Lease) -> tuple[Outcome, bool]:
+        """Train ``item`` while holding its claim; the outcome, and whether a FINISHED run of it now exists."""
+        assert self.trainer is not None and item.spec_hash is not None and item.experiment is not None
+        # Read again under the claim: a holder before us may have finished between our read and our claim.
         runs = self.registry.runs_for(item.spec_hash)
         finished = [r for r in runs if r.finished]
         if finished:
-            return Outcome(item, Status.SKIPPED, f"run {finished[0].run_id} of this spec finished meanwhile",
-                           run_id=finished[0].run_id)
-        if self.trainer is None:
-            return Outcome(item, Status.FAILED, "no trainer was given to apply")
+            return Outcome(item, Status.SKIPPED, f"trained by another apply (run {finished[0].run_id})",
+                           run_id=finished[0].run_id), True
         for dead in (r for r in runs if r.status == tag.RUN_RUNNING):
-            # Only a crashed apply leaves a qspec run RUNNING when no apply holds it (CI runs applies
-            # one at a time, see the concurrency note in the docs): end it so it is never waited on.
+            # We hold the only live claim, so no apply is training this run any more: its holder died
+            # (or stalled past its lease). End it so that it is never waited on.
             self.registry.mark_run_failed(dead.run_id)
-            self.cleanups.append(f"run {dead.run_id} of {item.subject} was left RUNNING by a dead apply: "
-                                 "marked FAILED")
+            self.cleanups.append(f"run {dead.run_id} of {item.subject} was left RUNNING by a dead apply (its "
+                                 "claim expired): marked FAILED")
         request = TrainRequest(item.experiment, item.spec_hash, item.rev, item.spec_path, item.git_commit,
-                               item.estimate)
-        run = self.trainer(request)
+                               item.estimate, on_run=lease.attach_run)
+        with lease.heartbeat():
+            run = self.trainer(request)
         if run.spec_hash != item.spec_hash:
             return Outcome(item, Status.FAILED,
                            f"the trainer ran spec {short(run.spec_hash)}, the plan expected {short(item.spec_hash)}: "
-                           "the specs changed since the plan; plan again", run_id=run.run_id)
+                           "the specs changed since the plan; plan again", run_id=run.run_id), False
         if not run.finished:
-            return Outcome(item, Status.FAILED, f"run {run.run_id} ended {run.status}", run_id=run.run_id)
+            return Outcome(item, Status.FAILED, f"run {run.run_id} ended {run.status}", run_id=run.run_id), False
         self.trained[item.spec_hash] = run
-        return Outcome(item, Status.DONE, f"run {run.run_id} finished", run_id=run.run_id)
+        return Outcome(item, Status.DONE, f"run {run.run_id} finished", run_id=run.run_id), True
+
+    def _release(self, item: PlanItem, lease: Lease, *, finished: bool) -> None:
+        if lease.lost:
+            self.cleanups.append(f"{item.subject}: the claim on its training was taken over while it trained "
+                                 "(its lease expired); registration keeps one version per spec")
+        try:
+            lease.release(finished=finished)
+        except Exception as exc:  # the outcome stands; an unreleased claim expires with its lease
+            self._say(f"{item.subject}: could not release the claim on its training ({exc}); it expires in "
+                      f"{self.claims.lease:g} s")
+
+    def _say(self, text: str) -> None:
+        if self.note is not None:
+            self.note(text)
+
+    def _claim(self, item: PlanItem) -> Lease | Outcome:
+        """Hold the claim on ``item``'s spec hash, waiting for the apply that holds it (up to the wait
+        timeout); or the outcome that ends the item: trained by that apply, or left to it."""
+        assert item.spec_hash is not None
+        clock = self.claims.clock
+        start = clock()
+        deadline = start + self.wait_timeout
+        said_at: float | None = None
+        said_run: str | None = None
+        while True:
+            got = self.claims.acquire(item.spec_hash)
+            if isinstance(got, Lease):
+                return got
+            finished = self._finished_run(item.spec_hash)
+            if finished is not None:  # the holder finished (it releases right after)
+                return Outcome(item, Status.SKIPPED, f"trained by another apply (run {finished.run_id})",
+                               run_id=finished.run_id)
+            now = clock()
+            if now >= deadline:
+                why = "another apply holds its training"
+                self.failed_hashes[item.spec_hash] = why
+                waited = ("not waited for (--wait-timeout 0)" if self.wait_timeout <= 0
+                          else f"still held after waiting {now - start:.0f} s (--wait-timeout {self.wait_timeout:g})")
+                return Outcome(item, Status.SKIPPED, f"not attempted: {why} ({_holding(got)}); {waited}; "
+                                                     "apply again once it is done", not_attempted=True)
+            if said_at is None:
+                self._say(f"waiting for {item.subject}: another apply is training it ({_holding(got)}); "
+                          f"waiting up to {self.wait_timeout:g} s (--wait-timeout)")
+                said_at, said_run = now, got.run_id
+            elif now - said_at >= NOTE_EVERY_SECONDS or got.run_id != said_run:
+                self._say(f"still waiting for {item.subject} after {now - start:.0f} s ({_holding(got)})")
+                said_at, said_run = now, got.run_id
+            self.claims.sleep(max(0.0, min(self.claims.poll_seconds, deadline - now)))
 
     def _run_to_register(self, item: PlanItem) -> RunInfo | Outcome:
         assert item.spec_hash is not None

@@ -8,8 +8,8 @@ plain records of ``qspec.plan.state``; writes take names, version numbers and st
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from qspec.plan.state import ActualState, Estimate, RegisteredModelInfo, RunInfo
@@ -55,8 +55,39 @@ class Registry(Protocol):
     def set_version_tags(self, name: str, version: int, tags: Mapping[str, str]) -> None: ...
 
     def mark_run_failed(self, run_id: str) -> None:
-        """End a run left RUNNING by a crashed apply, so that it is not mistaken for a live one."""
+        """End a run left RUNNING by a dead apply (its claim expired), so that it is not waited on."""
         ...
+
+    # --- claims: the primitives ``qspec.apply.claims`` builds one-training-per-hash on ------------
+
+    def claims_for(self, spec_hash: str) -> list[ClaimInfo]:
+        """Every claim record of ``spec_hash``, lowest generation first. Never part of ``snapshot``."""
+        ...
+
+    def create_claim(self, claim: ClaimInfo) -> bool:
+        """Create the record of ``claim`` (its hash and generation name it) with all its fields, in one
+        atomic step: True when this call created it, False when a record of that name exists."""
+        ...
+
+    def renew_claim(self, spec_hash: str, generation: int, *, expires: float, run_id: str | None = None) -> bool:
+        """Set a claim's ``expires`` (and its ``run_id``, if given); False when the claim is gone."""
+        ...
+
+    def delete_claim(self, spec_hash: str, generation: int) -> None:
+        """Delete a claim record; one that is already gone is no error."""
+        ...
+
+
+@dataclass(frozen=True)
+class ClaimInfo:
+    """One generation of the claim on a spec hash, as the registry holds it (``qspec.apply.claims``)."""
+
+    spec_hash: str
+    generation: int
+    holder: str  # who: "host pid N id X", unique per apply
+    expires: float  # epoch seconds the lease runs to; 0: released
+    process: str = ""  # the holder's process identity (qspec.apply.claims.process_identity); "" unknown
+    run_id: str | None = None  # the run being trained, once it exists
 
 
 @dataclass(frozen=True)
@@ -69,6 +100,8 @@ class TrainRequest:
     spec_path: str | None = None
     git_commit: str | None = None
     estimate: Estimate | None = None
+    #: Called with the run's id as soon as the run exists (the claim records it for waiters to see).
+    on_run: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
 
 class Trainer(Protocol):

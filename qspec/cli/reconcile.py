@@ -111,13 +111,19 @@ def _describe_context(result: Any) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text for people, json for programs.")
 @click.option("--max-memory", default=None, help=MEMORY_HELP)
+@click.option("--wait-timeout", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+              help="How long to wait for another apply that is training the same spec (default: an hour); "
+                   "0: do not wait, skip it and say who holds it.")
 def apply(plan_file: str | None, specs_dir: str | None, rev: str | None, tracking_uri: str | None, auto_approve: bool,
           dry_run: bool, only: str | None, prune: bool, allow_dirty: bool, allow_blocked: bool, fmt: str,
-          max_memory: str | None) -> None:
+          max_memory: str | None, wait_timeout: float | None) -> None:
     """Reconcile the MLflow registry with the specs: train, register, move aliases.
 
     With FILE (from qspec plan -out FILE): apply exactly that plan, without planning again or asking;
     refused, with nothing written, when git or the registry moved since it was saved.
+
+    When another apply is training the same spec (it holds the spec's claim in the registry), this
+    one waits for its run (--wait-timeout) and registers it, rather than training it twice.
 
     Exits 0 when everything it was asked to reconcile is done (an alias git no longer declares is
     kept and reported unless --prune), 1 on an error, a failed action, or an item that stays blocked
@@ -128,7 +134,7 @@ def apply(plan_file: str | None, specs_dir: str | None, rev: str | None, trackin
 
     if plan_file is not None:
         _apply_saved(plan_file, tracking_uri=tracking_uri, allow_dirty=allow_dirty, allow_blocked=allow_blocked,
-                     fmt=fmt)
+                     wait_timeout=wait_timeout, fmt=fmt)
         return
 
     if dry_run:
@@ -154,7 +160,7 @@ def apply(plan_file: str | None, specs_dir: str | None, rev: str | None, trackin
     with progress:
         outcome = api.apply(specs=_specs(specs_dir), rev=rev, tracking_uri=tracking_uri, prune=prune, only=only,
                             allow_dirty=allow_dirty, max_memory=max_memory, confirm=confirm,
-                            progress=progress.update)
+                            progress=progress.update, note=_note, wait_timeout=wait_timeout)
     if outcome is None:
         _note("Apply cancelled; nothing changed.")
         raise SystemExit(1)
@@ -169,7 +175,7 @@ SAVED_FIXES = {"specs_dir": "--specs", "rev": "--rev", "only": "--only", "prune"
 
 
 def _apply_saved(plan_file: str, *, tracking_uri: str | None, allow_dirty: bool, allow_blocked: bool,
-                 fmt: str) -> None:
+                 wait_timeout: float | None, fmt: str) -> None:
     from qspec import api
     from qspec.plan.render import render
 
@@ -188,8 +194,8 @@ def _apply_saved(plan_file: str, *, tracking_uri: str | None, allow_dirty: bool,
             click.echo(render(saved.plan, "text"), nl=False)
 
     with progress:
-        outcome = api.apply_saved(plan_file, tracking_uri=tracking_uri, allow_dirty=allow_dirty,
-                                  progress=progress.update, before=before)
+        outcome = api.apply_saved(plan_file, tracking_uri=tracking_uri, allow_dirty=allow_dirty, note=_note,
+                                  wait_timeout=wait_timeout, progress=progress.update, before=before)
     _finish(outcome.result, outcome, fmt, allow_blocked, shown=True)
 
 

@@ -252,9 +252,9 @@ def _train_reason(build: Build, runs: list[RunInfo]) -> tuple[Reason, str]:
     running = [r.run_id for r in runs if r.status == tag.RUN_RUNNING]
     failed = [r.run_id for r in runs if r.status in (tag.RUN_FAILED, tag.RUN_KILLED)]
     if running:
-        return Reason.DEAD_RUN, (
-            f"no finished run of spec {short(build.spec_hash)}{where}; run {', '.join(running)} is still RUNNING "
-            f"with no apply holding it (presumed dead), it will be marked FAILED")
+        return Reason.RUN_RUNNING, (
+            f"no finished run of spec {short(build.spec_hash)}{where}; run {', '.join(running)} is RUNNING: apply "
+            f"waits for it while another apply's claim on the spec is live, else marks it FAILED and trains")
     if failed:
         return Reason.LAST_RUN_FAILED, (
             f"no finished run of spec {short(build.spec_hash)}{where}; the last run ({failed[-1]}) failed")

@@ -21,7 +21,9 @@ class Reason(StrEnum):
     NO_RUN = "no-run"  # never trained: train
     EXPERIMENT_UNTRAINED = "experiment-untrained"  # an Experiment no Model registers has no finished run
     LAST_RUN_FAILED = "last-run-failed"  # only failed or killed runs: train again
-    DEAD_RUN = "dead-run"  # a run left RUNNING by a crashed apply: mark it FAILED, train again
+    # A run is RUNNING: apply waits for it while its apply's claim is live, else (the claim expired:
+    # that apply died) marks it FAILED and trains again. The plan cannot tell which; apply checks.
+    RUN_RUNNING = "run-running"
     AFTER_TRAINING = "after-training"  # register the run this plan trains
     RUN_PASSED = "run-passed"  # a finished run met the requirements: register it
     REQUIREMENT_NOT_MET = "requirement-not-met"  # the finished run missed them: blocked

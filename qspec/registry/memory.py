@@ -7,16 +7,19 @@ The fake that ships with the protocol (httpx's ``MockTransport``): tests of ``qs
 holds the two to it: version numbers grow per model and are never reused, deleting a version
 drops the aliases that point at it, and a missing model, version or run, or a model that already
 exists, raises ``TrackingError`` where the MLflow adapter does (deleting an alias or a tag that is
-not there is no error, as in MLflow).
+not there is no error, as in MLflow). Claims are kept apart from models, as the MLflow adapter
+keeps them out of ``snapshot``; creating one is atomic under a lock (a heartbeat thread renews
+claims while the main thread works), and a name that exists is refused, as MLflow refuses it.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from qspec import tags as tag
-from qspec.apply.ports import TrainRequest
+from qspec.apply.ports import ClaimInfo, TrainRequest
 from qspec.errors import TrackingError
 from qspec.plan.state import ActualState, RegisteredModelInfo, RunInfo, VersionInfo
 
@@ -34,8 +37,10 @@ class MemoryRegistry:
     def __init__(self) -> None:
         self.models: dict[str, _Model] = {}
         self.runs: dict[str, RunInfo] = {}
+        self.claims: dict[tuple[str, int], ClaimInfo] = {}  # (spec hash, generation) -> claim
         self.calls: list[str] = []  # every protocol call, in order, for tests to assert on
         self._clock = 0
+        self._lock = threading.Lock()
 
     # --- seeding (tests) ----------------------------------------------------------------------
 
@@ -141,6 +146,34 @@ class MemoryRegistry:
         if run_id not in self.runs:
             raise TrackingError(f"run {run_id!r} does not exist")
         self.runs[run_id] = replace(self.runs[run_id], status="FAILED")
+
+    def claims_for(self, spec_hash: str) -> list[ClaimInfo]:
+        self.calls.append(f"claims_for {spec_hash[:12]}")
+        with self._lock:
+            return sorted((c for (h, _), c in self.claims.items() if h == spec_hash), key=lambda c: c.generation)
+
+    def create_claim(self, claim: ClaimInfo) -> bool:
+        self.calls.append(f"create_claim {claim.spec_hash[:12]} {claim.generation}")
+        with self._lock:
+            key = (claim.spec_hash, claim.generation)
+            if key in self.claims:
+                return False
+            self.claims[key] = claim
+            return True
+
+    def renew_claim(self, spec_hash: str, generation: int, *, expires: float, run_id: str | None = None) -> bool:
+        self.calls.append(f"renew_claim {spec_hash[:12]} {generation}")
+        with self._lock:
+            current = self.claims.get((spec_hash, generation))
+            if current is None:
+                return False
+            self.claims[(spec_hash, generation)] = replace(current, expires=expires, run_id=run_id or current.run_id)
+            return True
+
+    def delete_claim(self, spec_hash: str, generation: int) -> None:
+        self.calls.append(f"delete_claim {spec_hash[:12]} {generation}")
+        with self._lock:
+            self.claims.pop((spec_hash, generation), None)
 
     # --- hand edits (tests of drift) --------------------------------------------------------------
 

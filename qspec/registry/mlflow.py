@@ -7,6 +7,11 @@ versions. Deployment stages are aliases (MLflow 3): the stage API is never used.
 goes through ``_call`` and is counted in ``calls`` (the benchmark and tests assert on it). The
 connection helpers it needs come from ``qspec.store``, shared with ``qspec.tracking``, which this
 adapter never imports.
+
+Claims (``qspec.apply.claims``) are registered models named ``qspec-claim.<spec hash>.<generation>``
+with their fields as tags: ``create_registered_model`` with its tags is one insert, and a second
+one of the same name fails with RESOURCE_ALREADY_EXISTS, in the SQL store and over HTTP alike,
+which ``create_claim`` turns into False. ``snapshot`` leaves claim models out.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from mlflow.entities import ViewType
 from mlflow.exceptions import MlflowException
 
 from qspec import tags as tag
+from qspec.apply.ports import ClaimInfo
 from qspec.errors import TrackingError
 from qspec.plan.state import ActualState, RegisteredModelInfo, RunInfo, VersionInfo
 from qspec.store import using_tracking_uri
@@ -78,6 +84,8 @@ class MlflowRegistry:
         runs = tuple(self._managed_runs(None))
         models: dict[str, dict[str, Any]] = {}
         for rm in self._pages("search_registered_models", MAX_MODELS_PAGE):
+            if tag.is_claim_model(rm.name):  # qspec's training claims: no model of anyone's
+                continue
             models[rm.name] = {"tags": dict(rm.tags or {}), "aliases": _aliases(rm), "versions": [],
                                "description": rm.description or None}
         for mv in self._pages("search_model_versions", MAX_VERSIONS_PAGE):
@@ -175,6 +183,74 @@ class MlflowRegistry:
 
     def mark_run_failed(self, run_id: str) -> None:
         self._call("set_terminated", run_id, status="FAILED")
+
+    # --- claims -----------------------------------------------------------------------------------
+
+    def claims_for(self, spec_hash: str) -> list[ClaimInfo]:
+        prefix = tag.claim_model_name(spec_hash, 0)[:-1]  # "qspec-claim.<hash>."
+        found = []
+        for rm in self._pages("search_registered_models", MAX_MODELS_PAGE,
+                              filter_string=f"name LIKE {_quote(prefix + '%')}"):
+            claim = _claim(rm, spec_hash, prefix)
+            if claim is not None:
+                found.append(claim)
+        return sorted(found, key=lambda c: c.generation)
+
+    def create_claim(self, claim: ClaimInfo) -> bool:
+        tags = {tag.CLAIM: tag.TRUE, tag.CLAIM_HASH: claim.spec_hash, tag.CLAIM_HOLDER: claim.holder,
+                tag.CLAIM_PROCESS: claim.process, tag.CLAIM_EXPIRES: _seconds(claim.expires)}
+        if claim.run_id:
+            tags[tag.CLAIM_RUN_ID] = claim.run_id
+        try:
+            self.calls["create_registered_model"] += 1
+            self.client.create_registered_model(tag.claim_model_name(claim.spec_hash, claim.generation), tags=tags)
+        except MlflowException as exc:
+            if exc.error_code == "RESOURCE_ALREADY_EXISTS":
+                return False
+            raise TrackingError(f"MLflow create_registered_model failed: {exc.message}") from exc
+        return True
+
+    def renew_claim(self, spec_hash: str, generation: int, *, expires: float, run_id: str | None = None) -> bool:
+        name = tag.claim_model_name(spec_hash, generation)
+        updates = {tag.CLAIM_EXPIRES: _seconds(expires), **({tag.CLAIM_RUN_ID: run_id} if run_id else {})}
+        try:
+            for key, value in updates.items():
+                self.calls["set_registered_model_tag"] += 1
+                self.client.set_registered_model_tag(name, key, value)
+        except MlflowException as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return False
+            raise TrackingError(f"MLflow set_registered_model_tag failed: {exc.message}") from exc
+        return True
+
+    def delete_claim(self, spec_hash: str, generation: int) -> None:
+        try:
+            self.calls["delete_registered_model"] += 1
+            self.client.delete_registered_model(tag.claim_model_name(spec_hash, generation))
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise TrackingError(f"MLflow delete_registered_model failed: {exc.message}") from exc
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def _claim(rm: Any, spec_hash: str, prefix: str) -> ClaimInfo | None:
+    """A claim model as a record; None for a name that only looks like one (LIKE matched more)."""
+    generation = rm.name[len(prefix):]
+    tags = dict(rm.tags or {})
+    if not rm.name.startswith(prefix) or not generation.isdigit() or tags.get(tag.CLAIM) != tag.TRUE:
+        return None
+    try:
+        expires = float(tags.get(tag.CLAIM_EXPIRES, ""))
+    except ValueError:
+        # It is written with the claim, in the same insert: only a hand edit leaves it unreadable,
+        # and such a claim reads as expired rather than held forever.
+        expires = 0.0
+    return ClaimInfo(spec_hash=spec_hash, generation=int(generation),
+                     holder=tags.get(tag.CLAIM_HOLDER, ""), expires=expires,
+                     process=tags.get(tag.CLAIM_PROCESS, ""), run_id=tags.get(tag.CLAIM_RUN_ID) or None)
 
 
 def _aliases(rm: Any) -> dict[str, int]:

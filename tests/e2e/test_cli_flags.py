@@ -150,3 +150,27 @@ def test_an_unreachable_tracking_server_is_reported_not_retried_for_minutes(work
                           cwd=repo.path, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert "127.0.0.1:1" in done.stderr and "hint:" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_apply_wait_timeout_0_leaves_a_spec_another_apply_is_training_and_says_who(spec_repo, run_cli) -> None:
+    import time
+
+    from qspec.apply.ports import ClaimInfo
+    from qspec.registry.mlflow import MlflowRegistry
+
+    _, uri = spec_repo({"specs/iris.yaml": IRIS})
+    items = json.loads(run_cli("plan", "--format", "json").out)["items"]
+    spec_hash = next(i["spec_hash"] for i in items if i["action"] == "train")
+    # Another apply, on another CI runner, holds the claim on this spec's training.
+    holder = "ci-runner-7 pid 42 id 0bad"
+    assert MlflowRegistry(client_for(uri)).create_claim(ClaimInfo(spec_hash, 1, holder, time.time() + 600))
+
+    result = run_cli("apply", "--auto-approve", "--wait-timeout", "0")
+    assert result.code == 0, result.err
+    assert f"another apply holds its training ({holder}, lease until" in result.out
+    assert "not waited for (--wait-timeout 0)" in result.out and "4 not attempted" in result.out
+    client = client_for(uri)
+    assert client.search_runs([e.experiment_id for e in client.search_experiments()]) == []  # nothing trained
+    assert run_cli("status", "--check").code == 2  # and not claimed to be in sync
+    refused = run_cli("apply", "--auto-approve", "--wait-timeout", "-1")
+    assert refused.code == 1 and "--wait-timeout" in refused.err

@@ -2,7 +2,9 @@
 
 Each apply here is a real process against a real SQLite MLflow store and a real git repository.
 The kill points are exact (``QSPEC_CRASH_AT``, see qspec/apply/faults.py): mid-training, and
-between registering a version and pointing its aliases at it.
+between registering a version and pointing its aliases at it. A training killed mid-way leaves its
+claim (``qspec.apply.claims``) behind; its holder is a process of this machine that is gone, so the
+next apply takes it over at once instead of waiting for its lease to run out.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from qspec import tags as tag
 from qspec.registry.testing import client_for
 
 pytestmark = pytest.mark.slow
@@ -44,9 +47,11 @@ def qspec_apply(repo, uri: str, *, crash_at: str | None = None, wait: bool = Tru
 def state(uri: str) -> dict:
     client = client_for(uri)
     runs = client.search_runs([e.experiment_id for e in client.search_experiments()], max_results=1000)
-    models = client.search_registered_models()
+    everything = client.search_registered_models()
+    models = [m for m in everything if not tag.is_claim_model(m.name)]
     versions = client.search_model_versions("name = 'iris-classifier'") if models else []
     return {
+        "claims": sorted(m.name.rsplit(".", 1)[-1] for m in everything if tag.is_claim_model(m.name)),
         "runs": sorted(r.info.status for r in runs),
         "versions": sorted((int(v.version), v.tags.get("qspec.spec_hash", "")[:12]) for v in versions),
         "aliases": ({a: int(v) for a, v in client.get_registered_model("iris-classifier").aliases.items()}
@@ -60,11 +65,14 @@ def test_killed_during_training_then_reapplied(workspace) -> None:
     assert code == -signal.SIGKILL
     assert state(uri)["runs"] == ["RUNNING"]  # the dead run, as a killed process leaves it
     assert state(uri)["versions"] == []
+    assert state(uri)["claims"] == ["1"]  # and its claim, whose lease has not run out
 
     code, out, err = qspec_apply(repo, uri)
     assert code == 0, err
+    assert "waiting for" not in err  # the holder's process is gone: its claim is taken over at once
     after = state(uri)
     assert after["runs"] == ["FAILED", "FINISHED"]  # the dead run marked FAILED, the spec retrained
+    assert after["claims"] == []  # the takeover's claim released, the dead one's cleaned up
     assert [v for v, _ in after["versions"]] == [1]
     assert after["aliases"] == {"staging": 1, "production": 1}
 

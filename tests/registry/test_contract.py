@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from qspec import tags as tag
-from qspec.apply.ports import Registry
+from qspec.apply.ports import ClaimInfo, Registry
 from qspec.errors import TrackingError
 from qspec.plan.state import RunInfo
 from qspec.plan.testing import H1, H2, H3
@@ -201,6 +201,44 @@ def test_mark_run_failed_ends_a_run_left_running(backend: Backend) -> None:
     registry.mark_run_failed(dead.run_id)
     assert [r.status for r in registry.runs_for(H2)] == ["FAILED"]
     assert _run(registry, dead.run_id).status == "FAILED"
+
+
+# --- claims: the primitives of one training per spec hash (qspec.apply.claims) ------------------------
+
+
+def test_creating_a_claim_is_atomic_a_second_of_one_name_is_refused(backend: Backend) -> None:
+    registry = backend.registry
+    first = ClaimInfo(H1, 1, "host-a pid 1 id aa", 1_700_000_120.5, "m|1|2")
+    assert registry.create_claim(first) is True
+    assert registry.create_claim(ClaimInfo(H1, 1, "host-b pid 2 id bb", 1_700_000_999.0)) is False
+    assert registry.create_claim(ClaimInfo(H1, 2, "host-b pid 2 id bb", 1_700_000_999.0)) is True
+    assert registry.create_claim(ClaimInfo(H2, 1, "host-b pid 2 id bb", 1_700_000_999.0)) is True
+    claims = registry.claims_for(H1)
+    assert [(c.generation, c.holder) for c in claims] == [(1, "host-a pid 1 id aa"), (2, "host-b pid 2 id bb")]
+    assert claims[0] == first  # every field read back as written
+    assert registry.claims_for(H3) == []
+
+
+def test_a_claim_is_renewed_with_its_run_and_deleted_and_a_missing_one_says_so(backend: Backend) -> None:
+    registry = backend.registry
+    registry.create_claim(ClaimInfo(H1, 1, "a", 100.0))
+    assert registry.renew_claim(H1, 1, expires=200.0) is True
+    assert registry.renew_claim(H1, 1, expires=300.0, run_id="r1") is True
+    assert registry.renew_claim(H1, 1, expires=400.0) is True  # the run stays recorded
+    (claim,) = registry.claims_for(H1)
+    assert (claim.expires, claim.run_id) == (400.0, "r1")
+    registry.delete_claim(H1, 1)
+    registry.delete_claim(H1, 1)  # gone already: no error
+    assert registry.claims_for(H1) == []
+    assert registry.renew_claim(H1, 1, expires=500.0) is False
+
+
+def test_claims_are_not_models_snapshot_and_get_model_never_show_them(backend: Backend) -> None:
+    registry = backend.registry
+    registry.create_model("m", MANAGED)
+    registry.create_claim(ClaimInfo(H1, 1, "a", 100.0))
+    assert set(registry.snapshot().models) == {"m"}
+    assert registry.get_model(tag.claim_model_name(H2, 1)) is None
 
 
 # --- failures: every write that names something missing raises TrackingError -------------------------

@@ -9,7 +9,6 @@ CLI).
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,12 +105,6 @@ def register(client: Any, model_name: str, run_id: str, tags: dict[str, str] | N
     run = registry.get_run(run_id)
     assert run is not None, run_id
     return str(registry.register_version(model_name, run, tags or {}))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -8,14 +8,9 @@ started in its own session, waited for with a deadline, and killed whatever the 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,73 +18,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.tracking.conftest import IRIS_TINY, free_port, register, train_in_run, write_spec
+from tests.servers import clean_env, free_port, mlflow_command, mlflow_server, start, stop, wait_until_up
+from tests.tracking.conftest import IRIS_TINY, register, train_in_run, write_spec
 
 pytestmark = pytest.mark.slow
-
-STARTUP_SECONDS = 90
-
-
-def mlflow_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "mlflow", *args]
-
-
-def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"{url} exited with {process.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.25)
-    pytest.fail(f"{url} did not answer within {STARTUP_SECONDS}s:\n{log.read_text()[-4000:]}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop the process group we started (the server's workers included)."""
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=15)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=15)
-
-
-def start(args: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    handle = log.open("wb")
-    try:
-        return subprocess.Popen(args, stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    finally:
-        handle.close()  # the child holds its own descriptor
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``mlflow server`` with a SQLite backend and proxied artifacts, both in a temporary directory."""
-    from qspec.registry.testing import sqlite_store
-
-    base = tmp_path_factory.mktemp("mlflow-server")
-    store = sqlite_store(base)  # already migrated: the server starts on a copy of the template
-    port = free_port()
-    log = base / "server.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    process = start(mlflow_command(
-        "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-        "--backend-store-uri", store,
-        "--serve-artifacts", "--artifacts-destination", (base / "artifacts").as_uri(),
-    ), log, env)
-    try:
-        wait_until_up(f"http://127.0.0.1:{port}/health", process, log)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(process)
+    with mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as url:
+        yield url
 
 
 def test_training_over_http_is_served_by_mlflow_models_serve(
@@ -127,7 +66,7 @@ def test_training_over_http_is_served_by_mlflow_models_serve(
 
     port = free_port()
     log = tmp_path / "serve.log"
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}, "MLFLOW_TRACKING_URI": server}
+    env = clean_env(MLFLOW_TRACKING_URI=server)
     # models serve execs ``uvicorn`` from PATH: put this interpreter's scripts first, as an
     # activated virtual environment would.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
