@@ -255,7 +255,7 @@ YAML_CASES = {
     "recursive alias": (b"a: &a [*a]\n", 1, "refers to the node that contains it", None),
     "python tag": (b"a: !!python/object/apply:os.system ['true']\n", 1, "python/object", "Python objects"),
     "not utf-8": (b"apiVersion: qspec/v1\nmetadata: {name: caf\xe9}\n", 2, "not UTF-8", "UTF-8"),
-    "binary file": (b"\x89PNG\r\n\x1a\n\x00\x00\x00", None, "binary file", None),
+    "binary file": (b"\x89PNG\r\n\x1a\n\x00\x00\x00", 3, "binary file", "UTF-8"),
     "syntax error": (b"apiVersion: qspec/v1\nkind: [Model\n", 3, "expected", None),
     "not a mapping": (b"- just\n- a list\n", 1, "is a mapping, not a list", "apiVersion"),
 }
