@@ -275,6 +275,8 @@ def _hint(error: Any, cls: type[BaseModel], loc: tuple[str | int, ...]) -> str |
             given = ctx.get("tag")
         return _suggest(str(given), choices) or ("one of: " + ", ".join(choices) if choices else None)
     if kind in ("int_type", "float_type", "bool_type") and isinstance(error.get("input"), str):
+        if kind == "float_type" and re.fullmatch(r"[-+]?[0-9.]+[eE][-+]?[0-9]+", error["input"].strip()):
+            return "YAML reads an exponent as a number only with a dot and a sign, e.g. 1.0e+3 (and without quotes)"
         return "write the value without quotes"
     if (loc and loc[-1] == "[key]") or kind == "invalid_key":
         key = loc[-2] if loc and loc[-1] == "[key]" and len(loc) > 1 else loc[-1] if loc else ""

@@ -189,7 +189,8 @@ class Metadata(SpecModel):
             suggestion = re.sub(r"[^a-z0-9-]+", "-", value.lower()).strip("-")[:63] or "my-name"
             raise spec_error(
                 f"name {shown(value)} is not a DNS label (lower-case letters, digits and '-', at most 63)",
-                f"use {suggestion!r}",
+                f"use {suggestion!r}" if len(value) <= SHOWN_CHARACTERS
+                else "use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit",
             )
         return value
 

@@ -94,14 +94,19 @@ def check(content: dict[str, bytes]) -> SpecSet | SpecError:
 
 
 def _runnable(specset: SpecSet, content: dict[str, bytes]) -> None:
-    """What validate accepts, the plan can price: finite counts, seconds and dollars."""
+    """What validate accepts, the plan can build and price: finite counts, seconds and dollars."""
+    from qspec.plan.desired import desired_state
     from qspec.quantum.estimate import estimate_resources, peak_memory_bytes
 
-    for loaded in specset.experiments.values():
-        estimate = estimate_resources(loaded.resource, read=content.__getitem__)
-        assert estimate.circuits >= 1
-        assert math.isfinite(estimate.qpu_seconds) and math.isfinite(estimate.cost_usd)
-        assert peak_memory_bytes(loaded.resource, read=content.__getitem__) > 0
+    def estimate(experiment: Any, read: Any = None) -> Any:
+        priced = estimate_resources(experiment, read=content.__getitem__)
+        assert priced.circuits >= 1
+        assert math.isfinite(priced.qpu_seconds) and math.isfinite(priced.cost_usd)
+        assert peak_memory_bytes(experiment, read=content.__getitem__) > 0
+        return priced
+
+    desired = desired_state(specset, estimate=estimate)
+    assert set(desired.experiments) == set(specset.experiments)
 
 
 # --- strategies --------------------------------------------------------------------------------
