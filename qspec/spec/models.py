@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_core import PydanticCustomError
 
 from qspec.spec.devices import FAKE_DEVICES
+from qspec.tags import LABEL_PREFIX
 
 API_VERSION = "qspec/v1"
 KINDS = ("Experiment", "Model", "Deployment")
@@ -177,10 +178,35 @@ class Bound(SpecModel):
         return " and ".join(parts)
 
 
+#: What MLflow stores (its SQL store's columns and tag-name rule): a registered model's
+#: description, a run tag's key (``qspec.label.<key>``) and value, an experiment's name.
+MAX_DESCRIPTION = 5000
+MAX_TAG_NAME = 250
+MAX_LABEL_KEY = MAX_TAG_NAME - len(LABEL_PREFIX)
+MAX_LABEL_VALUE = 8000
+MAX_EXPERIMENT_NAME = 500
+LABEL_KEY_PATTERN = r"^[/\w.\- :]*$"
+
+
 class Metadata(SpecModel):
     name: str = Field(pattern=NAME_PATTERN, max_length=63)
-    description: str | None = None
-    labels: dict[str, str] = {}
+    description: str | None = Field(
+        default=None, max_length=MAX_DESCRIPTION,
+        description=f"at most {MAX_DESCRIPTION:,} characters, what MLflow stores of a model's description")
+    labels: dict[str, Annotated[str, Field(max_length=MAX_LABEL_VALUE)]] = Field(
+        default={}, description=f"labels become MLflow run tags: values of at most {MAX_LABEL_VALUE:,} characters")
+
+    @field_validator("labels")
+    @classmethod
+    def _tag_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            tag = LABEL_PREFIX + key  # MLflow's rule for tag names, on the tag qspec writes
+            if not re.match(LABEL_KEY_PATTERN, tag) or len(tag) > MAX_TAG_NAME or posixpath.normpath(tag) != tag:
+                raise spec_error(
+                    f"label {shown(key)} cannot be an MLflow tag name",
+                    f"use letters, digits, '_', '-', '.', ' ', ':' and '/' (at most {MAX_LABEL_KEY}), "
+                    "and no empty, '.' or '..' parts between slashes")
+        return value
 
     @field_validator("name", mode="before")
     @classmethod
@@ -414,7 +440,9 @@ class BudgetSpec(SpecModel):
 
 
 class TrackingSpec(SpecModel):
-    experiment_name: str | None = None  # the MLflow experiment; default: metadata.name
+    experiment_name: str | None = Field(  # the MLflow experiment; default: metadata.name
+        default=None, min_length=1, max_length=MAX_EXPERIMENT_NAME,
+        description=f"an MLflow experiment name, 1 to {MAX_EXPERIMENT_NAME} characters")
 
 
 class ExperimentSpec(SpecModel):

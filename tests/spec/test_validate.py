@@ -285,6 +285,14 @@ CASES |= {
         {"a.yaml": DEPLOYED, "d2.yaml": "apiVersion: qspec/v1\nkind: Deployment\nmetadata: {name: other}\n"
                                         "spec:\n  model: iris-classifier\n  stages:\n    staging: {version: 1}\n"},
         7, "spec.stages.staging", "also declared by Deployment 'iris-classifier' (at specs/a.yaml:38)", "one owner"),
+    "label not an MLflow tag name": ({"a.yaml": edit(EXPERIMENT, "  name: iris-vqc", "  name: iris-vqc\n"
+                                                                                  "  labels: {'a/../b': x}")}, 5,
+                                     "metadata.labels", "cannot be an MLflow tag name", "letters, digits"),
+    "description too long for MLflow": ({"a.yaml": edit(EXPERIMENT, "  name: iris-vqc", "  name: iris-vqc\n"
+                                                                                       "  description: " + "d" * 5001)},
+                                        5, "metadata.description", "at most 5000 characters", "5,000 characters"),
+    "experiment name empty": ({"a.yaml": EXPERIMENT + "  tracking: {experiment_name: ''}\n"}, 24,
+                              "spec.tracking.experiment_name", "at least 1 character", "MLflow experiment name"),
     "non-string key": ({"a.yaml": "---\n".join([EXPERIMENT, edit(MODEL, "{test_accuracy:", "{1:")])}, 30,
                        "spec.requirements[1]", "valid string, got 1", "quote the key"),
     "csv text cell": ({"a.yaml": CSV_EXPERIMENT, "data/set.csv": csv_rows("1,2,3,4,0", "1,secret,3,4,1", *GOOD_ROWS)},
