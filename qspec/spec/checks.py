@@ -24,6 +24,7 @@ from qspec.spec.models import (
     SKLEARN_DATASETS,
     DataSpec,
     Experiment,
+    shown,
 )
 
 if TYPE_CHECKING:
@@ -182,7 +183,7 @@ def check_references(specs: SpecSet) -> list[Problem]:
         out.append(Problem(document.file, document.locate(path)[0], format_path(path), message, hint))
 
     def suggest(word: str, names: list[str], kind: str) -> str:
-        close = difflib.get_close_matches(word, names, n=1)
+        close = difflib.get_close_matches(word, names, n=1) if len(word) <= 100 else []
         if close:
             return f"did you mean {close[0]!r}?"
         return f"declared {kind}s: {', '.join(sorted(names))}" if names else f"no valid {kind} is declared"
@@ -191,8 +192,9 @@ def check_references(specs: SpecSet) -> list[Problem]:
         name = model.resource.spec.experiment
         experiment = specs.experiments.get(name)
         if experiment is None:
-            at(model, ("spec", "experiment"), f"no Experiment named {name!r}",
-               suggest(name, list(specs.experiments), "Experiment"))
+            if ("Experiment", name) not in specs.invalid:  # else its own problems are reported
+                at(model, ("spec", "experiment"), f"no Experiment named {shown(name)}",
+                   suggest(name, list(specs.experiments), "Experiment"))
             continue
         task = experiment.resource.spec.task
         for metric in model.resource.spec.requirements:
@@ -212,8 +214,8 @@ def check_references(specs: SpecSet) -> list[Problem]:
                    f"{first.name!r} (at {where})",
                    "an alias has one owner: keep the stage in one of the two Deployments")
         target = specs.models.get(spec.model)
-        if target is None:
-            at(deployment, ("spec", "model"), f"no Model named {spec.model!r}",
+        if target is None and ("Model", spec.model) not in specs.invalid:
+            at(deployment, ("spec", "model"), f"no Model named {shown(spec.model)}",
                suggest(spec.model, list(specs.models), "Model"))
         for stage in spec.stages:
             if not ALIAS_PATTERN.match(stage) or stage == "latest" or re.match(r"^v\d+$", stage):

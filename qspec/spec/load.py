@@ -73,6 +73,9 @@ class SpecSet:
     deployments: dict[str, Loaded[Deployment]] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     data_fingerprints: dict[str, str] = field(default_factory=dict)
+    #: (kind, name) of documents that declare a resource but failed validation: a reference to
+    #: one is not reported again as "no Experiment named ...".
+    invalid: set[tuple[str, str]] = field(default_factory=set, repr=False)
 
     def __iter__(self) -> Iterator[Loaded[Any]]:
         yield from self.experiments.values()
@@ -98,6 +101,7 @@ def load_source(source: SpecSource) -> SpecSet:
             f"no spec files (*.yaml, *.yml) found in {source.describe()}",
             hint="point qspec at the directory that holds your specs, e.g. --specs specs/",
         )
+    invalid: set[tuple[str, str]] = set()
     for name in files:
         documents, found = parse_documents(name, source.read(name))
         problems.extend(found)
@@ -105,8 +109,10 @@ def load_source(source: SpecSource) -> SpecSet:
             resource = validate_document(document, problems)
             if resource is not None:
                 valid.append((resource, document))
+            else:
+                invalid.update(_declared(document.data))
 
-    specset = SpecSet(root=source.root, revision=source.revision, files=files)
+    specset = SpecSet(root=source.root, revision=source.revision, files=files, invalid=invalid)
     seen: dict[tuple[str, str], Document] = {}
     for resource, document in valid:
         key = (resource.kind, resource.metadata.name)  # type: ignore[attr-defined]
@@ -140,6 +146,15 @@ def load_source(source: SpecSource) -> SpecSet:
     if problems:
         raise SpecError(problems)
     return specset
+
+
+def _declared(data: Any) -> set[tuple[str, str]]:
+    """The (kind, name) a document that failed validation meant to declare, when it says."""
+    if not isinstance(data, dict) or not isinstance(data.get("kind"), str):
+        return set()
+    metadata = data.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return {(data["kind"], name)} if isinstance(name, str) else set()
 
 
 def validate_document(document: Document, problems: list[Problem]) -> Resource | None:

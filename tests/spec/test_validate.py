@@ -449,6 +449,15 @@ def test_values_at_the_limits_validate(tmp_path: Path) -> None:
     assert specs.experiments["iris-vqc"].resource.spec.training.seed == 2**32 - 1
 
 
+def test_an_invalid_resource_is_not_reported_again_as_missing(run_cli, tmp_path: Path) -> None:
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "a.yaml").write_text("---\n".join([edit(EXPERIMENT, "reps: 2", "reps: 0"), MODEL,
+                                                              DEPLOYMENT]))
+    result = run_cli("validate", "--format", "json", cwd=tmp_path)
+    problems = json.loads(result.out)["problems"]
+    assert [p["path"] for p in problems] == ["spec.circuit.ansatz.reps"], problems
+
+
 def test_every_problem_of_a_run_is_reported(run_cli, tmp_path: Path) -> None:
     bad = edit(edit(EXPERIMENT, "shots: 1024", "shots: 0"), "maxiter: 60", "maxiter: -1")
     (tmp_path / "specs").mkdir()
