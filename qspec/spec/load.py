@@ -249,25 +249,16 @@ def _message(error: Any) -> str:
     if kind == "union_tag_invalid":
         ctx = error.get("ctx") or {}
         return f"unknown {ctx.get('discriminator', 'tag').strip(chr(39))} {shown(ctx.get('tag'))}"
-    if kind == "finite_number":
-        return f"{msg[0].lower()}{msg[1:]}, got {error.get('input')!r}"
     value = error.get("input")
     if isinstance(value, (int, float, str, bool)) or value is None:
-        return f"{msg[0].lower()}{msg[1:]}, got {_shown(value)}"
-    return f"{msg[0].lower()}{msg[1:]}, got a {type(value).__name__}"
+        return f"{msg[0].lower()}{msg[1:]}, got {shown(value)}"  # short values only
+    return f"{msg[0].lower()}{msg[1:]}, got a {_type_name(value)}"
 
 
 def _type_name(value: object) -> str:
     """What a YAML value is, in YAML's words."""
     return {dict: "mapping", list: "list", bool: "boolean", int: "number", float: "number"}.get(
         type(value), type(value).__name__)
-
-
-def _shown(value: object) -> str:
-    """A value as an error repeats it: short scalars only (README, "Errors")."""
-    if isinstance(value, (int, float, str, bool)) or value is None:
-        return shown(value)
-    return f"a {type(value).__name__}"
 
 
 def _hint(error: Any, cls: type[BaseModel], loc: tuple[str | int, ...]) -> str | None:
@@ -335,7 +326,6 @@ _TYPE_HINTS = {
     "model_attributes_type": "write a mapping here: key: value lines, or {key: value}",
     "list_type": "write a list here: [a, b], or one '- item' per line",
     "none_required": "remove the value",
-    "literal_error": None,
 }
 
 
