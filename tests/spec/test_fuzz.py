@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,13 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from qspec.errors import SpecError
 from qspec.spec import SpecSet, load_source
+
+# Nothing of hypothesis's in the repository: no example database, and its caches in the temp dir.
+set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "qspec-hypothesis"))
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = int(os.environ.get("QSPEC_FUZZ_EXAMPLES", "400"))
