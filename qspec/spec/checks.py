@@ -8,15 +8,28 @@ experiment, a Deployment's model, metric names against the task that produces th
 from __future__ import annotations
 
 import difflib
+import math
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from qspec.errors import Problem
+from qspec.plugins import ansatze as ansatz_plugins
 from qspec.plugins import feature_maps as feature_map_plugins
-from qspec.spec.models import METRICS_BY_TASK, MONITOR_METRICS, SKLEARN_DATASETS, Experiment
+from qspec.spec.models import (
+    MAX_WEIGHTS,
+    METRICS_BY_TASK,
+    MONITOR_METRICS,
+    SKLEARN_CLASS_ROWS,
+    SKLEARN_DATASETS,
+    DataSpec,
+    Experiment,
+    shown,
+)
 
 if TYPE_CHECKING:
-    from qspec.spec.load import SpecSet
+    from qspec.spec.load import Loaded, SpecSet
+    from qspec.spec.models import Deployment
 
 Path = tuple[str | int, ...]
 Finding = tuple[Path, str, str | None]
@@ -53,6 +66,14 @@ def check_experiment(experiment: Experiment) -> list[Finding]:
 
     if circuit.feature_map is not None:
         out.extend(_feature_map_fits(circuit.feature_map.type, circuit.qubits))
+    ansatz = circuit.ansatz
+    weights = ansatz_plugins.plugins()[ansatz.type].weights(circuit.qubits, ansatz.reps)
+    if weights > MAX_WEIGHTS:
+        out.append((("spec", "circuit", "ansatz", "reps"),
+                    f"the {ansatz.type} ansatz on {circuit.qubits} qubits with {ansatz.reps} reps trains {weights:,} "
+                    f"parameters, more than {MAX_WEIGHTS:,}",
+                    f"at most {MAX_WEIGHTS:,} trained parameters (each costs a parameter-shift pair per sample "
+                    "per iteration): use fewer reps or qubits"))
 
     data = spec.data
     if data is not None and spec.task == "classification":
@@ -80,6 +101,10 @@ def check_experiment(experiment: Experiment) -> list[Finding]:
             if data.target is not None:
                 out.append((("spec", "data", "target"), "target names the label column of a csv source",
                             "remove target for scikit-learn data sets"))
+            codes = [c if isinstance(c, int) else names.index(c) if c in names else -1 for c in data.classes]
+            if all(0 <= c < len(names) for c in codes):
+                rows = SKLEARN_CLASS_ROWS[data.dataset]
+                out.extend(check_split(data, [rows[c] for c in codes], available))
 
     if spec.hamiltonian is not None:
         for label in spec.hamiltonian.terms:
@@ -90,6 +115,47 @@ def check_experiment(experiment: Experiment) -> list[Finding]:
                 break
 
     out.extend(spec.backend.plugin.check(spec))
+    return out
+
+
+def check_split(data: DataSpec, class_rows: Sequence[int], raw_features: int) -> list[Finding]:
+    """What scikit-learn's stratified split and the PCA would refuse, from the rows of each class.
+
+    ``train_test_split`` holds out ``ceil(test_fraction * n)`` rows and needs at least two of each
+    class and two rows in each split; the baseline and the classifier need every class in the
+    train split (guaranteed when the split's proportional share of each class is a whole row);
+    PCA to ``features`` components needs at least as many train rows."""
+    out: list[Finding] = []
+    for i, (label, count) in enumerate(zip(data.classes, class_rows, strict=True)):
+        if 0 < count < 2:
+            out.append((("spec", "data", "classes", i),
+                        f"class {label!r} has {count} row in {data.source}; a stratified split needs at least 2",
+                        "add rows of this class, or choose another class"))
+    total = sum(class_rows)
+    if total < 4 or min(class_rows) < 2:
+        return out
+    n_test = math.ceil(data.test_fraction * total)
+    n_train = total - n_test
+    if n_test < 2 or n_train < 2:
+        side, bound = (("test", f"above {1 / total:.3g}") if n_test < 2
+                       else ("train", f"at most {(total - 2) / total:.3g}"))
+        out.append((("spec", "data", "test_fraction"),
+                    f"test_fraction {data.test_fraction:g} of {total} rows leaves {min(n_test, n_train)} row in the "
+                    f"{side} split; a stratified split needs at least one of each class",
+                    f"use a test_fraction {bound}"))
+        return out
+    for label, count in zip(data.classes, class_rows, strict=True):
+        if n_train * count < total:
+            out.append((("spec", "data", "test_fraction"),
+                        f"test_fraction {data.test_fraction:g} leaves {n_train} train rows, which may hold no row of "
+                        f"class {label!r} ({count} of {total} rows)",
+                        "lower test_fraction, or add rows of that class"))
+            return out
+    if data.features is not None and raw_features > data.features > n_train:
+        out.append((("spec", "data", "features"),
+                    f"PCA to {data.features} features needs at least {data.features} train rows; the train split "
+                    f"has {n_train}",
+                    "use fewer features (and qubits), more rows or a lower test_fraction"))
     return out
 
 
@@ -117,7 +183,7 @@ def check_references(specs: SpecSet) -> list[Problem]:
         out.append(Problem(document.file, document.locate(path)[0], format_path(path), message, hint))
 
     def suggest(word: str, names: list[str], kind: str) -> str:
-        close = difflib.get_close_matches(word, names, n=1)
+        close = difflib.get_close_matches(word, names, n=1) if len(word) <= 100 else []
         if close:
             return f"did you mean {close[0]!r}?"
         return f"declared {kind}s: {', '.join(sorted(names))}" if names else f"no valid {kind} is declared"
@@ -126,8 +192,9 @@ def check_references(specs: SpecSet) -> list[Problem]:
         name = model.resource.spec.experiment
         experiment = specs.experiments.get(name)
         if experiment is None:
-            at(model, ("spec", "experiment"), f"no Experiment named {name!r}",
-               suggest(name, list(specs.experiments), "Experiment"))
+            if ("Experiment", name) not in specs.invalid:  # else its own problems are reported
+                at(model, ("spec", "experiment"), f"no Experiment named {shown(name)}",
+                   suggest(name, list(specs.experiments), "Experiment"))
             continue
         task = experiment.resource.spec.task
         for metric in model.resource.spec.requirements:
@@ -135,11 +202,20 @@ def check_references(specs: SpecSet) -> list[Problem]:
                 at(model, ("spec", "requirements", metric), f"task {task} produces no metric {metric!r}",
                    "metrics: " + ", ".join(sorted(METRICS_BY_TASK[task])))
 
+    claimed: dict[tuple[str, str], Loaded[Deployment]] = {}
     for deployment in specs.deployments.values():
         spec = deployment.resource.spec
+        for stage in spec.stages:
+            first = claimed.setdefault((spec.model, stage), deployment)
+            if first is not deployment:
+                where = f"{first.file}:{first.document.locate(('spec', 'stages', stage))[0]}"
+                at(deployment, ("spec", "stages", stage),
+                   f"stage {stage!r} of Model {spec.model!r} is also declared by Deployment "
+                   f"{first.name!r} (at {where})",
+                   "an alias has one owner: keep the stage in one of the two Deployments")
         target = specs.models.get(spec.model)
-        if target is None:
-            at(deployment, ("spec", "model"), f"no Model named {spec.model!r}",
+        if target is None and ("Model", spec.model) not in specs.invalid:
+            at(deployment, ("spec", "model"), f"no Model named {shown(spec.model)}",
                suggest(spec.model, list(specs.models), "Model"))
         for stage in spec.stages:
             if not ALIAS_PATTERN.match(stage) or stage == "latest" or re.match(r"^v\d+$", stage):

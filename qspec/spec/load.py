@@ -10,6 +10,7 @@ content hash.
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 import types
 from collections.abc import Iterator, Sequence
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 
 from qspec.errors import Problem, SourceError, SpecError
 from qspec.spec import checks
@@ -30,9 +32,10 @@ from qspec.spec.models import (
     Experiment,
     Model,
     Resource,
+    shown,
 )
 from qspec.spec.source import SpecSource, open_source
-from qspec.spec.table import TableError, read_table
+from qspec.spec.table import CELL_HINT, TableError, read_table
 from qspec.spec.yamlload import Document, parse_documents
 
 R = TypeVar("R", bound=Resource)
@@ -70,6 +73,9 @@ class SpecSet:
     deployments: dict[str, Loaded[Deployment]] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     data_fingerprints: dict[str, str] = field(default_factory=dict)
+    #: (kind, name) of documents that declare a resource but failed validation: a reference to
+    #: one is not reported again as "no Experiment named ...".
+    invalid: set[tuple[str, str]] = field(default_factory=set, repr=False)
 
     def __iter__(self) -> Iterator[Loaded[Any]]:
         yield from self.experiments.values()
@@ -95,6 +101,7 @@ def load_source(source: SpecSource) -> SpecSet:
             f"no spec files (*.yaml, *.yml) found in {source.describe()}",
             hint="point qspec at the directory that holds your specs, e.g. --specs specs/",
         )
+    invalid: set[tuple[str, str]] = set()
     for name in files:
         documents, found = parse_documents(name, source.read(name))
         problems.extend(found)
@@ -102,8 +109,10 @@ def load_source(source: SpecSource) -> SpecSet:
             resource = validate_document(document, problems)
             if resource is not None:
                 valid.append((resource, document))
+            else:
+                invalid.update(_declared(document.data))
 
-    specset = SpecSet(root=source.root, revision=source.revision, files=files)
+    specset = SpecSet(root=source.root, revision=source.revision, files=files, invalid=invalid)
     seen: dict[tuple[str, str], Document] = {}
     for resource, document in valid:
         key = (resource.kind, resource.metadata.name)  # type: ignore[attr-defined]
@@ -139,6 +148,15 @@ def load_source(source: SpecSource) -> SpecSet:
     return specset
 
 
+def _declared(data: Any) -> set[tuple[str, str]]:
+    """The (kind, name) a document that failed validation meant to declare, when it says."""
+    if not isinstance(data, dict) or not isinstance(data.get("kind"), str):
+        return set()
+    metadata = data.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return {(data["kind"], name)} if isinstance(name, str) else set()
+
+
 def validate_document(document: Document, problems: list[Problem]) -> Resource | None:
     """The resource a document declares, or None with its problems appended."""
     data, file = document.data, document.file
@@ -151,16 +169,19 @@ def validate_document(document: Document, problems: list[Problem]) -> Resource |
         )
         return None
     api = data.get("apiVersion")
-    if api != API_VERSION:
+    if not isinstance(api, str) or api != API_VERSION:
         line = document.locate(("apiVersion",))[0]
-        what = "has no apiVersion" if api is None else f"apiVersion {api!r} is not supported"
+        what = ("has no apiVersion" if api is None else f"apiVersion {shown(api)} is not supported"
+                if isinstance(api, str) else f"apiVersion is a {_type_name(api)}, not a string")
         problems.append(Problem(file, line, "apiVersion", what, f"write apiVersion: {API_VERSION}"))
         return None
     kind = data.get("kind")
-    if kind not in RESOURCE_TYPES:
+    if not isinstance(kind, str) or kind not in RESOURCE_TYPES:
         line = document.locate(("kind",))[0]
-        what = "has no kind" if kind is None else f"unknown kind {kind!r}"
-        problems.append(Problem(file, line, "kind", what, _suggest(str(kind), KINDS) or "one of: " + ", ".join(KINDS)))
+        what = ("has no kind" if kind is None else f"unknown kind {shown(kind)}" if isinstance(kind, str)
+                else f"kind is a {_type_name(kind)}, not a string")
+        close = _suggest(kind, KINDS) if isinstance(kind, str) else None
+        problems.append(Problem(file, line, "kind", what, close or "one of: " + ", ".join(KINDS)))
         return None
     cls = RESOURCE_TYPES[kind]
     try:
@@ -204,27 +225,40 @@ def _problems_from(exc: ValidationError, document: Document, cls: type[BaseModel
         else:
             merged[shown] = (line, [message], hint)
     return [
-        Problem(document.file, line, format_path(path), " or ".join(messages), hint)
+        Problem(document.file, line, format_path(path), _joined(messages), hint)
         for path, (line, messages, hint) in merged.items()
     ]
+
+
+def _joined(messages: list[str]) -> str:
+    """Messages of one key path: a union's alternatives, or several errors at a key the file lacks."""
+    if len(messages) <= 3:
+        return " or ".join(messages)
+    return " or ".join(messages[:3]) + f" (and {len(messages) - 3} more problems here)"
 
 
 def _message(error: Any) -> str:
     kind, msg = error["type"], error["msg"]
     msg = msg.removeprefix("Value error, ")
     if kind == "extra_forbidden":
-        return f"unknown key {error['loc'][-1]!r}"
+        return f"unknown key {shown(error['loc'][-1])}"
     if kind == "missing":
         return f"required key {error['loc'][-1]!r} is missing"
     if kind == "qspec":
         return str(msg)
     if kind == "union_tag_invalid":
         ctx = error.get("ctx") or {}
-        return f"unknown {ctx.get('discriminator', 'tag').strip(chr(39))} {ctx.get('tag')!r}"
+        return f"unknown {ctx.get('discriminator', 'tag').strip(chr(39))} {shown(ctx.get('tag'))}"
     value = error.get("input")
     if isinstance(value, (int, float, str, bool)) or value is None:
-        return f"{msg[0].lower()}{msg[1:]}, got {value!r}"
-    return f"{msg[0].lower()}{msg[1:]}, got a {type(value).__name__}"
+        return f"{msg[0].lower()}{msg[1:]}, got {shown(value)}"  # short values only
+    return f"{msg[0].lower()}{msg[1:]}, got a {_type_name(value)}"
+
+
+def _type_name(value: object) -> str:
+    """What a YAML value is, in YAML's words."""
+    return {dict: "mapping", list: "list", bool: "boolean", int: "number", float: "number"}.get(
+        type(value), type(value).__name__)
 
 
 def _hint(error: Any, cls: type[BaseModel], loc: tuple[str | int, ...]) -> str | None:
@@ -247,24 +281,86 @@ def _hint(error: Any, cls: type[BaseModel], loc: tuple[str | int, ...]) -> str |
             given = ctx.get("tag")
         return _suggest(str(given), choices) or ("one of: " + ", ".join(choices) if choices else None)
     if kind in ("int_type", "float_type", "bool_type") and isinstance(error.get("input"), str):
+        if kind == "float_type" and re.fullmatch(r"[-+]?[0-9.]+[eE][-+]?[0-9]+", error["input"].strip()):
+            return "YAML reads an exponent as a number only with a dot and a sign, e.g. 1.0e+3 (and without quotes)"
         return "write the value without quotes"
+    if (loc and loc[-1] == "[key]") or kind == "invalid_key":
+        key = loc[-2] if loc and loc[-1] == "[key]" and len(loc) > 1 else loc[-1] if loc else ""
+        return f"keys here are strings: quote the key, e.g. '{key}':"
+    if kind == "finite_number":
+        return _field_hint(cls, loc) or "write a finite number: .nan and .inf have no meaning here"
+    if kind == "union_tag_not_found":
+        tag = str(ctx.get("discriminator", "name")).strip("'")
+        return f"add {tag}: to this mapping"
+    return _field_hint(cls, loc) or _TYPE_HINTS.get(kind) or _limit_hint(kind, ctx)
+
+
+def _limit_hint(kind: str, ctx: dict[str, Any]) -> str | None:
+    """A hint from the limit pydantic checked, for fields whose description states none."""
+    if kind == "greater_than_equal":
+        return f"use a value of at least {ctx.get('ge')}"
+    if kind == "greater_than":
+        return f"use a value above {ctx.get('gt')}"
+    if kind == "less_than_equal":
+        return f"use a value of at most {ctx.get('le')}"
+    if kind == "less_than":
+        return f"use a value below {ctx.get('lt')}"
+    if kind in ("too_short", "string_too_short"):
+        return f"give at least {ctx.get('min_length')} {'character' if kind.startswith('string') else 'item'}(s)"
+    if kind in ("too_long", "string_too_long"):
+        return f"give at most {ctx.get('max_length')} {'characters' if kind.startswith('string') else 'items'}"
     return None
 
 
+#: What to write instead, by pydantic error type, where the field states no limits of its own.
+_TYPE_HINTS = {
+    "int_type": "write a whole number without quotes or a decimal point, e.g. 42",
+    "int_from_float": "write a whole number without a decimal point, e.g. 42",
+    "int_parsing": "write a whole number, e.g. 42",
+    "float_type": "write a number without quotes, e.g. 0.5",
+    "float_parsing": "write a number, e.g. 0.5",
+    "string_type": "write a text value here (quote it if YAML reads it as a number, a list or a mapping)",
+    "bool_type": "write true or false",
+    "dict_type": "write a mapping here: key: value lines, or {key: value}",
+    "model_type": "write a mapping here: key: value lines, or {key: value}",
+    "model_attributes_type": "write a mapping here: key: value lines, or {key: value}",
+    "list_type": "write a list here: [a, b], or one '- item' per line",
+    "none_required": "remove the value",
+}
+
+
 def _suggest(word: str, choices: Sequence[str] | set[str] | frozenset[str]) -> str | None:
+    if len(word) > 100:
+        return None  # no name is that long, and difflib is quadratic
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else None
 
 
 def _keys_at(cls: type[BaseModel], loc: tuple[str | int, ...]) -> set[str]:
     """The keys a mapping at ``loc`` may hold, found by walking the model's annotations."""
+    current = _unwrap(_walk(cls, loc)[0])
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return {f.alias or n for n, f in current.model_fields.items()}
+    return set()
+
+
+def _field_hint(cls: type[BaseModel], loc: tuple[str | int, ...]) -> str | None:
+    """The description of the deepest field on ``loc``: where a spec field states its limits."""
+    field_info = _walk(cls, loc)[1]
+    return field_info.description if field_info is not None else None
+
+
+def _walk(cls: type[BaseModel], loc: tuple[str | int, ...]) -> tuple[Any, FieldInfo | None]:
+    """The annotation at ``loc``, and the last model field met on the way."""
     current: Any = cls
+    last: FieldInfo | None = None
     for part in loc:
         current = _unwrap(current)
         if isinstance(current, type) and issubclass(current, BaseModel):
             fields = {f.alias or n: f for n, f in current.model_fields.items()}
             if part in fields:
-                current = fields[part].annotation
+                last = fields[part]
+                current = last.annotation
             continue  # a union tag that pydantic added to the loc
         if get_origin(current) in _UNIONS:
             members = [m for m in get_args(current) if isinstance(m, type) and issubclass(m, BaseModel)]
@@ -276,10 +372,7 @@ def _keys_at(cls: type[BaseModel], loc: tuple[str | int, ...]) -> set[str]:
             current = get_args(current)[1]
         elif origin is list:
             current = get_args(current)[0]
-    current = _unwrap(current)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return {f.alias or n for n, f in current.model_fields.items()}
-    return set()
+    return current, last
 
 
 _UNIONS = (Union, types.UnionType)
@@ -324,25 +417,39 @@ def _data_fingerprint(experiment: Experiment, document: Document, source: SpecSo
     return data_fingerprint(data.source, content)
 
 
+#: Bad cells reported per csv file; the rest are counted.
+MAX_CELL_PROBLEMS = 5
+
+
 def _check_csv(experiment: Experiment, path: str,
                content: bytes) -> list[tuple[tuple[str | int, ...], str, str | None]]:
-    """What training would refuse in a csv data set, each at the ``spec.data`` key to blame."""
+    """What training would refuse in a csv data set, each at the ``spec.data`` key to blame.
+
+    A bad cell is named by ``path:line:column`` and its column's name, never by its value; the
+    labels present are shown only once the file has parsed as data."""
     data = experiment.spec.data
     assert data is not None
+    source = ("spec", "data", "source")
     try:
         table = read_table(path, content)
         column = table.label_column(data.target)
     except TableError as exc:
         return [(("spec", "data", exc.key), exc.message, exc.hint)]
-    out: list[tuple[tuple[str | int, ...], str, str | None]] = [
-        (("spec", "data", "classes", i), message, hint)
-        for i, message, hint in table.missing_classes(column, data.classes)
-    ]
-    if data.features is not None and data.features > len(table.header) - 1:
+    bad = list(itertools.islice(table.bad_cells(column), MAX_CELL_PROBLEMS + 1))
+    if bad:
+        out: list[tuple[tuple[str | int, ...], str, str | None]] = [
+            (source, message, CELL_HINT) for message in bad[:MAX_CELL_PROBLEMS]]
+        if len(bad) > MAX_CELL_PROBLEMS:
+            more = sum(1 for _ in table.bad_cells(column)) - MAX_CELL_PROBLEMS
+            out.append((source, f"{path}: {more:,} more rows or cells like these", CELL_HINT))
+        return out
+    out = [(("spec", "data", "classes", i), message, hint)
+           for i, message, hint in table.missing_classes(column, data.classes)]
+    raw_features = len(table.header) - 1
+    if data.features is not None and data.features > raw_features:
         out.append((("spec", "data", "features"),
-                    f"{data.features} features asked, the csv has {len(table.header) - 1} feature columns", None))
-    try:
-        table.features(column)
-    except TableError as exc:
-        out.append((("spec", "data", exc.key), exc.message, exc.hint))
+                    f"{data.features} features asked, the csv has {raw_features} feature columns",
+                    f"use at most {raw_features} features (and as many qubits)"))
+    if not out:
+        out.extend(checks.check_split(data, table.class_rows(column, data.classes), raw_features))
     return out

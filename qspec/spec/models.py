@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_core import PydanticCustomError
 
 from qspec.spec.devices import FAKE_DEVICES
+from qspec.tags import LABEL_PREFIX
 
 API_VERSION = "qspec/v1"
 KINDS = ("Experiment", "Model", "Deployment")
@@ -42,11 +43,54 @@ SKLEARN_DATASETS: dict[str, tuple[int, tuple[str, ...]]] = {
     "breast_cancer": (30, ("malignant", "benign")),
 }
 
+#: Rows per class of the scikit-learn sets (fixed within scikit-learn), for the split checks.
+SKLEARN_CLASS_ROWS: dict[str, tuple[int, ...]] = {
+    "iris": (50, 50, 50),
+    "wine": (59, 71, 48),
+    "breast_cancer": (212, 357),
+}
+
 # --- base: what plug-in modules may import (all defined before the plug-in tables are read) ---
+
+# What the engine can run (README, "Limits"). A spec that validates must be runnable: every count
+# is bounded here, with the limit in the field's description, which the loader shows as the hint.
+
+#: Seeds are 0 .. 2**32 - 1: the range numpy, scikit-learn (``random_state``) and Aer all accept.
+SEED_MAX = 2**32 - 1
+#: Repetitions of an ansatz or a feature map.
+MAX_REPS = 100
+#: Trained parameters of an ansatz (``weights(qubits, reps)``): each costs a parameter-shift pair.
+MAX_WEIGHTS = 4096
+#: Optimizer iterations (``maxiter``); exact training has no shot budget to stop it.
+MAX_ITERATIONS = 100_000
+#: Shots per circuit execution.
+MAX_SHOTS = 1_000_000
+#: USD per QPU second (IBM Quantum lists 1.6).
+MAX_PRICE_PER_SECOND = 10_000.0
+#: Largest size of a Hamiltonian coefficient or constant (squares stay far from overflow).
+MAX_COEFFICIENT = 1e6
+#: Coefficients no larger than this are dropped by Qiskit's primitives (``SparsePauliOp.simplify``).
+MIN_COEFFICIENT = 1e-8
+
+SEED_HINT = f"a seed is an integer from 0 to {SEED_MAX} (2**32 - 1), the range numpy, scikit-learn and Aer accept"
 
 StrictInt = Annotated[int, Field(strict=True)]
 PositiveInt = Annotated[int, Field(strict=True, ge=1)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
+Seed = Annotated[int, Field(strict=True, ge=0, le=SEED_MAX)]
+
+#: The longest value of a spec that an error message repeats.
+SHOWN_CHARACTERS = 40
+
+
+def shown(value: object) -> str:
+    """A spec value as an error message may repeat it: its repr when short, else what it is."""
+    text = repr(value)
+    if len(text) <= SHOWN_CHARACTERS:
+        return text
+    if isinstance(value, str):
+        return f"a string of {len(value):,} characters"
+    return f"a {type(value).__name__} too long to show"
 
 
 def spec_error(message: str, hint: str | None = None) -> PydanticCustomError:
@@ -57,7 +101,8 @@ def spec_error(message: str, hint: str | None = None) -> PydanticCustomError:
 class SpecModel(BaseModel):
     """Base of every spec model: immutable, strict types, unknown keys refused."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+    # allow_inf_nan=False: .nan and .inf have no meaning in any float of a spec (and cannot be hashed).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True, allow_inf_nan=False)
 
 
 def did_you_mean(word: str, choices: Any, prefix: str = "") -> str | None:
@@ -72,7 +117,7 @@ def fake_device(device: str) -> str:
     name = device.removeprefix("fake_")
     if name not in FAKE_DEVICES:
         raise spec_error(
-            f"unknown fake device {device!r}",
+            f"unknown fake device {shown(device)}",
             did_you_mean(name, FAKE_DEVICES, "fake:")
             or "fake devices are qiskit-ibm-runtime's snapshots, e.g. fake:manila, fake:torino",
         )
@@ -118,7 +163,7 @@ class Bound(SpecModel):
         if self.min is None and self.max is None:
             raise spec_error("a bound needs min, max or both", "write {min: 0.9} or {max: 0.01}")
         if self.min is not None and self.max is not None and self.min > self.max:
-            raise spec_error(f"min {self.min} is greater than max {self.max}")
+            raise spec_error(f"min {self.min} is greater than max {self.max}", "swap them: no value can meet both")
         return self
 
     def admits(self, value: float) -> bool:
@@ -133,10 +178,35 @@ class Bound(SpecModel):
         return " and ".join(parts)
 
 
+#: What MLflow stores (its SQL store's columns and tag-name rule): a registered model's
+#: description, a run tag's key (``qspec.label.<key>``) and value, an experiment's name.
+MAX_DESCRIPTION = 5000
+MAX_TAG_NAME = 250
+MAX_LABEL_KEY = MAX_TAG_NAME - len(LABEL_PREFIX)
+MAX_LABEL_VALUE = 8000
+MAX_EXPERIMENT_NAME = 500
+LABEL_KEY_PATTERN = r"^[/\w.\- :]*$"
+
+
 class Metadata(SpecModel):
     name: str = Field(pattern=NAME_PATTERN, max_length=63)
-    description: str | None = None
-    labels: dict[str, str] = {}
+    description: str | None = Field(
+        default=None, max_length=MAX_DESCRIPTION,
+        description=f"at most {MAX_DESCRIPTION:,} characters, what MLflow stores of a model's description")
+    labels: dict[str, Annotated[str, Field(max_length=MAX_LABEL_VALUE)]] = Field(
+        default={}, description=f"labels become MLflow run tags: values of at most {MAX_LABEL_VALUE:,} characters")
+
+    @field_validator("labels")
+    @classmethod
+    def _tag_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            tag = LABEL_PREFIX + key  # MLflow's rule for tag names, on the tag qspec writes
+            if not re.match(LABEL_KEY_PATTERN, tag) or len(tag) > MAX_TAG_NAME or posixpath.normpath(tag) != tag:
+                raise spec_error(
+                    f"label {shown(key)} cannot be an MLflow tag name",
+                    f"use letters, digits, '_', '-', '.', ' ', ':' and '/' (at most {MAX_LABEL_KEY}), "
+                    "and no empty, '.' or '..' parts between slashes")
+        return value
 
     @field_validator("name", mode="before")
     @classmethod
@@ -144,8 +214,9 @@ class Metadata(SpecModel):
         if isinstance(value, str) and not re.match(NAME_PATTERN, value):
             suggestion = re.sub(r"[^a-z0-9-]+", "-", value.lower()).strip("-")[:63] or "my-name"
             raise spec_error(
-                f"name {value!r} is not a DNS label (lower-case letters, digits and '-', at most 63)",
-                f"use {suggestion!r}",
+                f"name {shown(value)} is not a DNS label (lower-case letters, digits and '-', at most 63)",
+                f"use {suggestion!r}" if len(value) <= SHOWN_CHARACTERS
+                else "use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit",
             )
         return value
 
@@ -155,10 +226,13 @@ class Metadata(SpecModel):
 
 class DataSpec(SpecModel):
     source: str
-    classes: list[StrictInt | str] = Field(min_length=2, max_length=2)
+    classes: list[StrictInt | str] = Field(
+        min_length=2, max_length=2,
+        description="two different class labels, by index or name, e.g. [0, 1] or [setosa, versicolor]")
     features: PositiveInt | None = None
-    test_fraction: float = Field(default=0.3, gt=0, lt=1)
-    seed: StrictInt = 0
+    test_fraction: float = Field(default=0.3, gt=0, lt=1,
+                                 description="the share of rows held out for testing, strictly between 0 and 1")
+    seed: Seed = Field(default=0, description=SEED_HINT)
     target: str | None = None  # csv only: the label column (default: the last column)
 
     @field_validator("source")
@@ -168,7 +242,7 @@ class DataSpec(SpecModel):
             name = value.removeprefix("sklearn:")
             if name not in SKLEARN_DATASETS:
                 raise spec_error(
-                    f"unknown scikit-learn data set {name!r}",
+                    f"unknown scikit-learn data set {shown(name)}",
                     did_you_mean(name, SKLEARN_DATASETS, "sklearn:")
                     or "one of: " + ", ".join(f"sklearn:{n}" for n in SKLEARN_DATASETS),
                 )
@@ -178,17 +252,17 @@ class DataSpec(SpecModel):
             normal = posixpath.normpath(path) if path else ""
             if not path or path.startswith("/") or re.match(r"^[A-Za-z]:", path):
                 raise spec_error(
-                    f"csv path {path!r} must be relative to the repository",
+                    f"csv path {shown(path)} must be relative to the repository",
                     "write csv:data/my-set.csv",
                 )
             if normal == ".." or normal.startswith("../"):
                 raise spec_error(
-                    f"csv path {path!r} leaves the repository",
+                    f"csv path {shown(path)} leaves the repository",
                     "keep data files inside the repository so that git versions them",
                 )
             return "csv:" + normal
         raise spec_error(
-            f"unknown data source {value!r}",
+            f"unknown data source {shown(value)}",
             "use sklearn:iris, sklearn:wine, sklearn:breast_cancer or csv:<path in the repository>",
         )
 
@@ -196,7 +270,7 @@ class DataSpec(SpecModel):
     @classmethod
     def _distinct(cls, value: list[int | str]) -> list[int | str]:
         if len(set(value)) != len(value):
-            raise spec_error("classes must be two different labels")
+            raise spec_error("classes must be two different labels", "name two different classes, e.g. [0, 1]")
         return value
 
     @property
@@ -209,9 +283,13 @@ class DataSpec(SpecModel):
         return self.source.removeprefix("csv:") if self.source.startswith("csv:") else None
 
 
+REPS_HINT = (f"at most {MAX_REPS} repetitions: deeper circuits do not build or train in any time a plan can "
+             "wait for")
+
+
 class FeatureMapSpec(SpecModel):
     type: FeatureMapType
-    reps: PositiveInt = 1
+    reps: PositiveInt = Field(default=1, le=MAX_REPS, description=REPS_HINT)
     entanglement: Literal["linear", "full", "circular"] | None = None
 
     @model_validator(mode="before")
@@ -238,12 +316,13 @@ def _entangles(name: object) -> bool:
 
 class AnsatzSpec(SpecModel):
     type: AnsatzType
-    reps: PositiveInt = 2
+    reps: PositiveInt = Field(default=2, le=MAX_REPS, description=REPS_HINT)
     entanglement: Literal["linear", "full", "circular"] = "linear"
 
 
 class CircuitSpec(SpecModel):
-    qubits: int = Field(strict=True, ge=1, le=32)
+    qubits: int = Field(strict=True, ge=1, le=32,
+                        description="1 to 32 qubits: a 32-qubit statevector already takes 64 GiB to simulate")
     feature_map: FeatureMapSpec | None = None
     ansatz: AnsatzSpec
     readout: Literal["parity"] = "parity"
@@ -251,8 +330,10 @@ class CircuitSpec(SpecModel):
 
 class NoiseSpec(SpecModel):
     from_device: str | None = None
-    depolarizing: float | None = Field(default=None, ge=0, le=1)
-    readout: float | None = Field(default=None, ge=0, le=0.5)
+    depolarizing: float | None = Field(default=None, ge=0, le=1, description="a probability from 0 to 1")
+    readout: float | None = Field(default=None, ge=0, le=0.5,
+                                  description="a bit-flip probability from 0 to 0.5 (above 0.5 the bits carry "
+                                              "more signal flipped)")
 
     @field_validator("from_device")
     @classmethod
@@ -276,11 +357,16 @@ class NoiseSpec(SpecModel):
 
 class BackendSpec(SpecModel):
     target: str = "aer"
-    shots: PositiveInt | None = None
+    shots: PositiveInt | None = Field(
+        default=None, le=MAX_SHOTS,
+        description=f"1 to {MAX_SHOTS:,} shots per circuit, or null for exact expectation values")
     noise: NoiseSpec | None = None
-    seed: StrictInt = 0
-    optimization_level: int = Field(default=1, strict=True, ge=0, le=3)
-    price_per_second_usd: NonNegativeFloat | None = None
+    seed: Seed = Field(default=0, description=SEED_HINT)
+    optimization_level: int = Field(default=1, strict=True, ge=0, le=3,
+                                    description="0 to 3, the levels of Qiskit's preset pass managers")
+    price_per_second_usd: NonNegativeFloat | None = Field(
+        default=None, le=MAX_PRICE_PER_SECOND,
+        description=f"USD per QPU second, from 0 to {MAX_PRICE_PER_SECOND:,.0f} (IBM Quantum lists 1.6)")
 
     @field_validator("target")
     @classmethod
@@ -311,13 +397,19 @@ class BackendSpec(SpecModel):
 class TrainingSpec(SpecModel):
     optimizer: OptimizerSpec = Field(
         default_factory=lambda: optimizer_plugins.plugins()[DEFAULT_OPTIMIZER].options(name=DEFAULT_OPTIMIZER))
-    seed: StrictInt = 0
+    seed: Seed = Field(default=0, description=SEED_HINT)
     initial_point: Literal["random", "zeros"] = "random"
 
 
+COEFFICIENT_HINT = (f"coefficients and the constant are at most {MAX_COEFFICIENT:g} in size: rescale the "
+                    "Hamiltonian (the energy scales with it)")
+
+
 class HamiltonianSpec(SpecModel):
-    terms: dict[str, float] = Field(min_length=1)
-    constant: float = 0.0
+    terms: dict[str, Annotated[float, Field(ge=-MAX_COEFFICIENT, le=MAX_COEFFICIENT)]] = Field(
+        min_length=1, description=f"Pauli labels and their coefficients, e.g. {{ZZ: -1.0, XX: 0.2}}; "
+                                  f"{COEFFICIENT_HINT}")
+    constant: float = Field(default=0.0, ge=-MAX_COEFFICIENT, le=MAX_COEFFICIENT, description=COEFFICIENT_HINT)
 
     @field_validator("terms")
     @classmethod
@@ -325,7 +417,7 @@ class HamiltonianSpec(SpecModel):
         for label in value:
             if not re.match(r"^[IXYZ]+$", label):
                 raise spec_error(
-                    f"Pauli label {label!r} may hold only I, X, Y and Z", "write labels like ZZ, XI, IY"
+                    f"Pauli label {shown(label)} may hold only I, X, Y and Z", "write labels like ZZ, XI, IY"
                 )
         lengths = {len(label) for label in value}
         if len(lengths) > 1:
@@ -333,16 +425,24 @@ class HamiltonianSpec(SpecModel):
                 f"Pauli labels have different lengths {sorted(lengths)}",
                 "every label has one letter per qubit",
             )
+        if all(abs(coefficient) <= MIN_COEFFICIENT for coefficient in value.values()):
+            raise spec_error(
+                f"every coefficient is 0 (or at most {MIN_COEFFICIENT:g} in size, which Qiskit drops): "
+                "the observable is empty",
+                "give at least one term a non-zero coefficient, e.g. ZZ: 1.0",
+            )
         return value
 
 
 class BudgetSpec(SpecModel):
     max_shots: PositiveInt | None = None
-    max_cost_usd: NonNegativeFloat | None = None
+    max_cost_usd: NonNegativeFloat | None = Field(default=None, description="a finite number of USD, 0 or more")
 
 
 class TrackingSpec(SpecModel):
-    experiment_name: str | None = None  # the MLflow experiment; default: metadata.name
+    experiment_name: str | None = Field(  # the MLflow experiment; default: metadata.name
+        default=None, min_length=1, max_length=MAX_EXPERIMENT_NAME,
+        description=f"an MLflow experiment name, 1 to {MAX_EXPERIMENT_NAME} characters")
 
 
 class ExperimentSpec(SpecModel):
@@ -420,7 +520,8 @@ class MonitorRule(SpecModel):
 
 class DeploymentSpec(SpecModel):
     model: str
-    stages: dict[str, StageSpec] = Field(min_length=1)
+    stages: dict[str, StageSpec] = Field(
+        min_length=1, description="at least one stage, e.g. staging: {track: HEAD}")
     gates: dict[str, dict[str, Bound]] = {}
     monitoring: dict[str, MonitorRule] = {}
 

@@ -105,11 +105,11 @@ def test_csv_experiment_trains_from_root_or_read(tmp_path) -> None:
 
 
 @pytest.mark.parametrize(("row", "message"), [
-    ("1,nan,yes", r"data/bad\.csv:4: column 'f2' holds 'nan', not a finite number"),
-    ("1,,yes", r"data/bad\.csv:4: column 'f2' holds an empty cell"),
-    ("x1,2,yes", r"data/bad\.csv:4: column 'f1' holds 'x1'"),
-    ("1,inf,yes", r"data/bad\.csv:4: column 'f2' holds 'inf'"),
-    ("1,yes", r"data/bad\.csv:4: 2 cells, the header names 3 columns"),
+    ("1,nan,yes", r"data/bad\.csv:4:2: column 'f2' is not a finite number"),
+    ("1,,yes", r"data/bad\.csv:4:2: column 'f2' is empty"),
+    ("x1,2,yes", r"data/bad\.csv:4:1: column 'f1' is text, not a number"),
+    ("1,inf,yes", r"data/bad\.csv:4:2: column 'f2' is not a finite number"),
+    ("1,yes", r"data/bad\.csv:4:3: 2 cells, the header names 3 columns"),
 ])
 def test_bad_csv_cells_name_file_line_and_column(row: str, message: str) -> None:
     text = "\n".join(["f1,f2,label", "1,2,no", "3,4,yes", row, "5,6,no"]) + "\n"

@@ -107,9 +107,9 @@ def test_budget_and_price_do_not_change_identity(tmp_path: Path) -> None:
 def test_csv_content_is_part_of_the_hash(tmp_path: Path) -> None:
     text = BASE.replace("sklearn:iris", "csv:data/set.csv")
     (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "set.csv").write_text("a,b,c,d,label\n1,2,3,4,0\n4,3,2,1,1\n")
+    (tmp_path / "data" / "set.csv").write_text("a,b,c,d,label\n1,2,3,4,0\n4,3,2,1,1\n1,2,3,5,0\n4,3,2,2,1\n")
     first = hash_of(tmp_path, text, "a")
-    (tmp_path / "data" / "set.csv").write_text("a,b,c,d,label\n1,2,3,4,0\n4,3,2,9,1\n")
+    (tmp_path / "data" / "set.csv").write_text("a,b,c,d,label\n1,2,3,4,0\n4,3,2,9,1\n1,2,3,5,0\n4,3,2,2,1\n")
     assert hash_of(tmp_path, text, "b") != first
 
 
@@ -144,7 +144,7 @@ def test_rev_reads_git_blobs_without_touching_the_work_tree(git_repo, run_cli) -
 
 def test_rev_reads_csv_data_at_that_revision(git_repo) -> None:
     git_repo.write("specs/a.yaml", BASE.replace("sklearn:iris", "csv:data/set.csv"))
-    git_repo.write("data/set.csv", "a,b,c,d,label\n1,2,3,4,0\n4,3,2,1,1\n")
+    git_repo.write("data/set.csv", "a,b,c,d,label\n1,2,3,4,0\n4,3,2,1,1\n1,2,3,5,0\n4,3,2,2,1\n")
     git_repo.commit()
     at_head = api.validate(["specs"], rev="HEAD", root=git_repo.path).experiments["iris-vqc"].hash
     git_repo.write("data/set.csv", "a,b,c,d,label\n1,2,3,4,0\n4,3,2,1,2\n")  # class 1 gone in the work tree

@@ -44,7 +44,7 @@ def test_label_column_by_name_or_last() -> None:
 @pytest.mark.parametrize(("content", "message"), [
     (b"a,b\n\n  \n", r"t\.csv has no data rows"),
     (b"", r"t\.csv has no data rows"),
-    (b"a,b\n\xff\xfe,1\n", r"t\.csv cannot be read"),
+    (b"a,b\n\xff\xfe,1\n", r"t\.csv:2 is not UTF-8 text \(at byte offset 4\)"),
 ])
 def test_unreadable_or_empty_files(content: bytes, message: str) -> None:
     with pytest.raises(TableError, match=message) as info:
@@ -53,13 +53,15 @@ def test_unreadable_or_empty_files(content: bytes, message: str) -> None:
 
 
 @pytest.mark.parametrize(("row", "message"), [
-    ("1, nan ,yes", "t.csv:4: column 'f2' holds 'nan', not a finite number"),
-    ("1,   ,yes", "t.csv:4: column 'f2' holds an empty cell, not a finite number"),
-    (" x1 ,2,yes", "t.csv:4: column 'f1' holds 'x1', not a finite number"),
-    ("1,-inf,yes", "t.csv:4: column 'f2' holds '-inf', not a finite number"),
-    ("1,2,3,yes", "t.csv:4: 4 cells, the header names 3 columns"),
+    ("1, nan ,yes", "t.csv:4:2: column 'f2' is not a finite number"),
+    ("1,   ,yes", "t.csv:4:2: column 'f2' is empty"),
+    (" x1 ,2,yes", "t.csv:4:1: column 'f1' is text, not a number"),
+    ("1,-inf,yes", "t.csv:4:2: column 'f2' is not a finite number"),
+    ("1,2,3,yes", "t.csv:4:4: 4 cells, the header names 3 columns"),
+    ("1,yes", "t.csv:4:3: 2 cells, the header names 3 columns"),
 ])
 def test_numbers_are_checked_with_file_line_and_column(row: str, message: str) -> None:
+    """Errors name the file, line, column and what is wrong, never the cell's value."""
     table = read_table("t.csv", "\n".join(["f1,f2,label", "1,2,no", "", row, "5,6,no"]).encode())
     assert table.labels(2)[0] == "no"  # labels alone read without parsing numbers
     with pytest.raises(TableError) as info:
@@ -113,4 +115,5 @@ def test_validation_reports_a_bad_cell_at_the_source(tmp_path) -> None:
         load_specs([tmp_path / "specs"], root=tmp_path)
     (problem,) = info.value.problems
     assert (problem.line, problem.path) == (6, "spec.data.source")
-    assert problem.message == "data/set.csv:3: column 'b' holds 'oops', not a finite number"
+    assert problem.message == "data/set.csv:3:2: column 'b' is text, not a number"
+    assert "oops" not in str(info.value)

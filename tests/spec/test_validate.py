@@ -223,6 +223,100 @@ CASES = {
 }
 
 
+def csv_rows(*rows: str) -> str:
+    return "a,b,c,d,label\n" + "".join(f"{row}\n" for row in rows)
+
+
+GOOD_ROWS = ("1,2,3,4,0", "2,3,4,5,1", "3,4,5,6,0", "4,5,6,7,1", "5,6,7,8,0", "6,7,8,9,1")
+CSV_EXPERIMENT = edit(EXPERIMENT, "sklearn:iris", "csv:data/set.csv")
+DEPLOYED = "---\n".join([EXPERIMENT, MODEL, DEPLOYMENT])
+
+# Issue 13: what validate accepts must run, and no input crashes it.
+CASES |= {
+    "kind not a string": ({"a.yaml": edit(EXPERIMENT, "kind: Experiment", "kind: [Experiment]")}, 2, "kind",
+                          "kind is a list, not a string", "Experiment"),
+    "apiVersion a mapping": ({"a.yaml": edit(EXPERIMENT, "apiVersion: qspec/v1", "apiVersion: {v: 1}")}, 1,
+                             "apiVersion", "is a mapping, not a string", "qspec/v1"),
+    "nan test fraction": ({"a.yaml": edit(EXPERIMENT, "test_fraction: 0.3", "test_fraction: .nan")}, 11,
+                          "spec.data.test_fraction", "finite number, got nan", "between 0 and 1"),
+    "inf hamiltonian constant": ({"a.yaml": edit(VQE, "constant: 0.5", "constant: .inf")}, 8,
+                                 "spec.hamiltonian.constant", "finite number, got inf", "at most 1e+06"),
+    "nan coefficient": ({"a.yaml": edit(VQE, "XX: 0.2", "XX: .nan")}, 7, "spec.hamiltonian.terms.XX",
+                        "finite number", "coefficients"),
+    "inf price": ({"a.yaml": edit(EXPERIMENT, "shots: 1024", "shots: 1024\n    price_per_second_usd: .inf")}, 20,
+                  "spec.backend.price_per_second_usd", "finite number", "USD per QPU second"),
+    "price too high": ({"a.yaml": edit(EXPERIMENT, "shots: 1024", "shots: 1024\n    price_per_second_usd: 1.0e+300")},
+                       20, "spec.backend.price_per_second_usd", "less than or equal to 10000", "IBM Quantum lists"),
+    "exponent YAML reads as text": ({"a.yaml": edit(EXPERIMENT, "shots: 1024", "shots: 1024\n    "
+                                                                          "price_per_second_usd: 1e3")},
+                                    20, "spec.backend.price_per_second_usd", "valid number, got '1e3'", "1.0e+3"),
+    "nan bound": ({"a.yaml": "---\n".join([EXPERIMENT, edit(MODEL, "{min: 0.9}", "{min: .nan}")])}, 30,
+                  "spec.requirements.test_accuracy.min", "finite number", ".nan and .inf"),
+    "ansatz reps huge": ({"a.yaml": edit(EXPERIMENT, "reps: 2", "reps: 1000000000")}, 16, "spec.circuit.ansatz.reps",
+                         "less than or equal to 100, got 1000000000", "at most 100 repetitions"),
+    "feature map reps huge": ({"a.yaml": edit(EXPERIMENT, "{type: zz, reps: 1}", "{type: zz, reps: 101}")}, 15,
+                              "spec.circuit.feature_map.reps", "less than or equal to 100", "repetitions"),
+    "too many parameters": ({"a.yaml": edit(edit(VQE, "{ZZ: -1.0, XX: 0.2}", "{" + "Z" * 32 + ": 1.0}"),
+                                            "{qubits: 2, ansatz: {type: efficient_su2, reps: 1}}",
+                                            "{qubits: 32, ansatz: {type: efficient_su2, reps: 100}}")}, 9,
+                            "spec.circuit.ansatz.reps", "trains 6,464 parameters, more than 4,096", "fewer reps"),
+    "maxiter huge": ({"a.yaml": edit(EXPERIMENT, "maxiter: 60", "maxiter: 1000000000000000000")}, 22,
+                     "spec.training.optimizer.maxiter", "less than or equal to 100000", "100,000 iterations"),
+    "shots huge": ({"a.yaml": edit(EXPERIMENT, "shots: 1024", "shots: 1000000000")}, 19, "spec.backend.shots",
+                   "less than or equal to 1000000", "shots per circuit"),
+    "data seed huge": ({"a.yaml": edit(EXPERIMENT, "seed: 7", "seed: 1000000000000000000000000000000")}, 12,
+                       "spec.data.seed", "less than or equal to 4294967295", "2**32 - 1"),
+    "backend seed negative": ({"a.yaml": edit(EXPERIMENT, "    seed: 42\n  training", "    seed: -1\n  training")}, 20,
+                              "spec.backend.seed", "greater than or equal to 0, got -1", "numpy, scikit-learn and Aer"),
+    "training seed past 2**32": ({"a.yaml": EXPERIMENT.replace("    seed: 42\n", "    seed: 4294967296\n")
+                                  .replace("    seed: 4294967296\n  training", "    seed: 42\n  training")}, 23,
+                                 "spec.training.seed", "less than or equal to 4294967295", "seed"),
+    "all-zero hamiltonian": ({"a.yaml": edit(VQE, "{ZZ: -1.0, XX: 0.2}", "{ZZ: 0.0, XX: 0}")}, 7,
+                             "spec.hamiltonian.terms", "every coefficient is 0", "non-zero coefficient"),
+    "hamiltonian below what qiskit keeps": ({"a.yaml": edit(VQE, "{ZZ: -1.0, XX: 0.2}", "{ZZ: 1.0e-12}")}, 7,
+                                            "spec.hamiltonian.terms", "which Qiskit drops", "ZZ: 1.0"),
+    "coefficient huge": ({"a.yaml": edit(VQE, "XX: 0.2", "XX: 1.0e+300")}, 7, "spec.hamiltonian.terms.XX",
+                         "less than or equal to 1000000", "rescale"),
+    "test split of one row": ({"a.yaml": edit(EXPERIMENT, "test_fraction: 0.3", "test_fraction: 0.005")}, 11,
+                              "spec.data.test_fraction", "leaves 1 row in the test split", "above 0.01"),
+    "train split of one row": ({"a.yaml": edit(EXPERIMENT, "test_fraction: 0.3", "test_fraction: 0.99")}, 11,
+                               "spec.data.test_fraction", "leaves 1 row in the train split", "at most 0.98"),
+    "two deployments claim one stage": (
+        {"a.yaml": DEPLOYED, "d2.yaml": "apiVersion: qspec/v1\nkind: Deployment\nmetadata: {name: other}\n"
+                                        "spec:\n  model: iris-classifier\n  stages:\n    staging: {version: 1}\n"},
+        7, "spec.stages.staging", "also declared by Deployment 'iris-classifier' (at specs/a.yaml:38)", "one owner"),
+    "label not an MLflow tag name": ({"a.yaml": edit(EXPERIMENT, "  name: iris-vqc", "  name: iris-vqc\n"
+                                                                                  "  labels: {'a/../b': x}")}, 5,
+                                     "metadata.labels", "cannot be an MLflow tag name", "letters, digits"),
+    "description too long for MLflow": ({"a.yaml": edit(EXPERIMENT, "  name: iris-vqc", "  name: iris-vqc\n"
+                                                                                       "  description: " + "d" * 5001)},
+                                        5, "metadata.description", "at most 5000 characters", "5,000 characters"),
+    "experiment name empty": ({"a.yaml": EXPERIMENT + "  tracking: {experiment_name: ''}\n"}, 24,
+                              "spec.tracking.experiment_name", "at least 1 character", "MLflow experiment name"),
+    "non-string key": ({"a.yaml": "---\n".join([EXPERIMENT, edit(MODEL, "{test_accuracy:", "{1:")])}, 30,
+                       "spec.requirements[1]", "valid string, got 1", "quote the key"),
+    "csv text cell": ({"a.yaml": CSV_EXPERIMENT, "data/set.csv": csv_rows("1,2,3,4,0", "1,secret,3,4,1", *GOOD_ROWS)},
+                      8, "spec.data.source", "data/set.csv:3:2: column 'b' is text, not a number", "finite number"),
+    "csv nan cell": ({"a.yaml": CSV_EXPERIMENT, "data/set.csv": csv_rows(*GOOD_ROWS, "1,2,nan,4,0")}, 8,
+                     "spec.data.source", "data/set.csv:8:3: column 'c' is not a finite number", "fix or drop"),
+    "csv inf cell": ({"a.yaml": CSV_EXPERIMENT, "data/set.csv": csv_rows(*GOOD_ROWS, "1,2,3,-inf,0")}, 8,
+                     "spec.data.source", "data/set.csv:8:4: column 'd' is not a finite number", None),
+    "csv empty cell": ({"a.yaml": CSV_EXPERIMENT, "data/set.csv": csv_rows(*GOOD_ROWS, ",2,3,4,0")}, 8,
+                       "spec.data.source", "data/set.csv:8:1: column 'a' is empty", None),
+    "csv ragged row": ({"a.yaml": CSV_EXPERIMENT, "data/set.csv": csv_rows(*GOOD_ROWS, "1,2,3,0")}, 8,
+                       "spec.data.source", "data/set.csv:8:5: 4 cells, the header names 5 columns", "one cell per"),
+    "csv one row of a class": ({"a.yaml": CSV_EXPERIMENT, "data/set.csv": csv_rows(*GOOD_ROWS[::2], "9,9,9,9,1")}, 9,
+                               "spec.data.classes[1]", "class 1 has 1 row", "add rows"),
+    "csv one class only": ({"a.yaml": CSV_EXPERIMENT, "data/set.csv": csv_rows(*GOOD_ROWS[::2])}, 9,
+                           "spec.data.classes[1]", "the column holds one class only", "labels present: 0"),
+    "csv too few rows for the pca": (
+        {"a.yaml": edit(edit(edit(CSV_EXPERIMENT, "features: 4", "features: 3"), "qubits: 4", "qubits: 3"),
+                        "test_fraction: 0.3", "test_fraction: 0.5"),
+         "data/set.csv": csv_rows(*GOOD_ROWS[:4])}, 10, "spec.data.features",
+        "PCA to 3 features needs at least 3 train rows; the train split has 2", "fewer features"),
+}
+
+
 @pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
 def test_bad_input_is_reported_with_location_and_hint(run_cli, tmp_path: Path, case: str) -> None:
     files, line, path, message, hint = CASES[case]
@@ -255,9 +349,28 @@ YAML_CASES = {
     "recursive alias": (b"a: &a [*a]\n", 1, "refers to the node that contains it", None),
     "python tag": (b"a: !!python/object/apply:os.system ['true']\n", 1, "python/object", "Python objects"),
     "not utf-8": (b"apiVersion: qspec/v1\nmetadata: {name: caf\xe9}\n", 2, "not UTF-8", "UTF-8"),
-    "binary file": (b"\x89PNG\r\n\x1a\n\x00\x00\x00", None, "binary file", None),
+    "binary file": (b"\x89PNG\r\n\x1a\n\x00\x00\x00", 3, "binary file", "UTF-8"),
     "syntax error": (b"apiVersion: qspec/v1\nkind: [Model\n", 3, "expected", None),
     "not a mapping": (b"- just\n- a list\n", 1, "is a mapping, not a list", "apiVersion"),
+    # Issue 13: every YAML error has a hint.
+    "tab indentation": (b"apiVersion: qspec/v1\nkind: Model\nmetadata:\n\tname: x\n", 4, "cannot start any token",
+                        "never tabs"),
+    "deep nesting": (b"a: " + b"[" * 70 + b"]" * 70 + b"\n", 1, "nested more than 64 levels", "few levels deep"),
+    "deeper than libyaml reads": (b"a: " + b"{a: " * 1200 + b"1" + b"}" * 1200 + b"\n", 1,
+                                  "exceeded maximum nesting depth", "few levels deep"),
+    "deep block sequence": ("".join(" " * (2 * i) + "-\n" for i in range(990)).encode(), 65, "nested more than 64",
+                            "few levels deep"),
+    "duplicate key has a hint": (b"apiVersion: qspec/v1\nkind: Model\nkind: Model\n", 3, "appears twice",
+                                 "remove one of the two"),
+    "non-scalar key": (b"apiVersion: qspec/v1\n? [a, b]\n: 1\n", 2, "a mapping key must be a plain value",
+                       "plain word or number"),
+    "unterminated double quote": (b'apiVersion: qspec/v1\nkind: "Model\nmetadata: {name: x}\n', 2, "quoted scalar",
+                                  "quote opened on line 2 is never closed"),
+    "unterminated single quote": (b"apiVersion: 'qspec/v1\nkind: Model\n", 1, "quoted scalar", "never closed"),
+    "unclosed bracket": (b"apiVersion: qspec/v1\nkind: [Model\nmetadata: {}\n", 3, "flow sequence",
+                         "close the [ or { opened on line 2"),
+    "control character": (b"apiVersion: qspec/v1\nkind: Mo\x07del\n", 2, "control character #x0007", "escape"),
+    "bad indentation": (b"apiVersion: qspec/v1\nkind: Model\n  metadata: x\n", 3, "not allowed", "indentation"),
 }
 
 
@@ -275,6 +388,74 @@ def test_unsafe_or_broken_yaml_is_refused(run_cli, tmp_path: Path, case: str) ->
     assert message in problems[0]["message"]
     if hint:
         assert hint in problems[0]["hint"]
+    assert problems[0]["hint"], problems[0]
+
+
+def test_long_values_are_not_echoed(run_cli, tmp_path: Path) -> None:
+    """A spec's own values are repeated only when short, and only for the key in error."""
+    secret = "s3cr3t-" + "x" * 200
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "a.yaml").write_text(
+        edit(edit(EXPERIMENT, "name: iris-vqc", f"name: {secret}"), "target: aer", f"target: {secret}")
+        + f"{secret}: 1\n")
+    result = run_cli("validate", "--format", "json", cwd=tmp_path)
+    problems = json.loads(result.out)["problems"]
+    assert {p["path"] for p in problems} == {"metadata.name", "spec.backend.target", secret}
+    for problem in problems:
+        assert "s3cr3t" not in problem["message"] + (problem["hint"] or ""), problem
+        assert "a string of 207 characters" in problem["message"], problem
+
+
+def test_csv_errors_never_show_cell_values(run_cli, tmp_path: Path) -> None:
+    """A file that fails to parse as data may be anything: errors name lines, columns and types only."""
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "a.yaml").write_text(edit(EXPERIMENT, "sklearn:iris", "csv:data/set.csv"))
+    (tmp_path / "data").mkdir()
+    rows = [f"{i},{i},{i},{i},{i % 2}" for i in range(6)] + ["1,2,hunter2,4,1", "1,2,3,4,AKIA-key", "9,inf,9,9,0"]
+    (tmp_path / "data" / "set.csv").write_text("a,b,c,d,label\n" + "\n".join(rows) + "\n")
+    result = run_cli("validate", "--format", "json", cwd=tmp_path)
+    problems = json.loads(result.out)["problems"]
+    assert [p["message"] for p in problems] == ["data/set.csv:8:3: column 'c' is text, not a number",
+                                                "data/set.csv:10:2: column 'b' is not a finite number"]
+    assert "hunter2" not in result.out and "AKIA" not in result.out  # no labels shown: the file is not data
+
+
+def test_many_bad_cells_are_counted_not_listed(tmp_path: Path) -> None:
+    from qspec.errors import SpecError
+    from qspec.spec import load_specs
+
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "a.yaml").write_text(edit(EXPERIMENT, "sklearn:iris", "csv:data/set.csv"))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "set.csv").write_text("a,b,c,d,label\n" + "x,x,x,x,0\n" * 10)
+    with pytest.raises(SpecError) as info:
+        load_specs([tmp_path / "specs"], root=tmp_path)
+    messages = [p.message for p in info.value.problems]
+    assert len(messages) == 6 and messages[-1] == "data/set.csv: 35 more rows or cells like these"
+    assert all(p.line == 8 and p.path == "spec.data.source" and p.hint for p in info.value.problems)
+
+
+def test_values_at_the_limits_validate(tmp_path: Path) -> None:
+    """The largest seed, reps, iterations and shots, and a coefficient just above what Qiskit drops."""
+    from qspec.spec import load_specs
+
+    at_limits = (EXPERIMENT.replace("seed: 42", "seed: 4294967295").replace("seed: 7", "seed: 4294967295")
+                 .replace("reps: 2", "reps: 100").replace("maxiter: 60", "maxiter: 100000")
+                 .replace("shots: 1024", "shots: 1000000\n    price_per_second_usd: 10000"))
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "a.yaml").write_text(at_limits)
+    (tmp_path / "specs" / "b.yaml").write_text(edit(VQE, "{ZZ: -1.0, XX: 0.2}", "{ZZ: 2.0e-8, XX: -1000000.0}"))
+    specs = load_specs([tmp_path / "specs"], root=tmp_path)
+    assert specs.experiments["iris-vqc"].resource.spec.training.seed == 2**32 - 1
+
+
+def test_an_invalid_resource_is_not_reported_again_as_missing(run_cli, tmp_path: Path) -> None:
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "a.yaml").write_text("---\n".join([edit(EXPERIMENT, "reps: 2", "reps: 0"), MODEL,
+                                                              DEPLOYMENT]))
+    result = run_cli("validate", "--format", "json", cwd=tmp_path)
+    problems = json.loads(result.out)["problems"]
+    assert [p["path"] for p in problems] == ["spec.circuit.ansatz.reps"], problems
 
 
 def test_every_problem_of_a_run_is_reported(run_cli, tmp_path: Path) -> None:

@@ -18,8 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pydantic import Field
+
 from qspec.plugins import discover
-from qspec.spec.models import PositiveInt, SpecModel
+from qspec.spec.models import MAX_ITERATIONS, PositiveInt, SpecModel
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,7 +33,10 @@ class OptimizerOptions(SpecModel):
     """What every optimizer's options share; a plug-in narrows ``name`` to ``Literal['<name>']``."""
 
     name: str
-    maxiter: PositiveInt = 100
+    maxiter: PositiveInt = Field(
+        default=100, le=MAX_ITERATIONS,
+        description=f"1 to {MAX_ITERATIONS:,} iterations: exact training has no shot budget to stop a longer "
+                    "loop, and no plan waits for one")
 
 
 Minimize = Callable[[Any, "Objective", "np.ndarray", "np.random.Generator", "Report"], "np.ndarray"]

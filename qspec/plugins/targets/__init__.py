@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from qspec.plugins import discover
 from qspec.plugins.targets._memory import aer_bytes, aer_method
 from qspec.spec.devices import FAKE_DEVICES
-from qspec.spec.models import spec_error
+from qspec.spec.models import shown, spec_error
 
 if TYPE_CHECKING:
     from pydantic_core import PydanticCustomError
@@ -163,7 +163,7 @@ def check_credentials(backend: BackendSpec) -> None:
 
 def unknown_target(value: str) -> PydanticCustomError:
     usages = [plugin.usage for plugin in plugins().values()]
-    return spec_error(f"unknown backend target {value!r}", "use " + ", ".join(usages[:-1]) + " or " + usages[-1])
+    return spec_error(f"unknown backend target {shown(value)}", "use " + ", ".join(usages[:-1]) + " or " + usages[-1])
 
 
 def device_part(value: str) -> str:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from qspec.errors import BackendError
 from qspec.plugins.targets import device_part, refuse_noise
-from qspec.spec.models import spec_error
+from qspec.spec.models import shown, spec_error
 
 if TYPE_CHECKING:
     from qspec.plugins.targets import Finding
@@ -49,7 +49,8 @@ class Ibm:
     def parse(self, target: str) -> str:
         device = device_part(target)
         if not re.match(r"^ibm_[a-z0-9_]+$", device):
-            raise spec_error(f"{device!r} is not an IBM Quantum device name", "IBM devices are named like ibm_torino")
+            raise spec_error(f"{shown(device)} is not an IBM Quantum device name",
+                             "IBM devices are named like ibm_torino")
         return target
 
     def device(self, target: str) -> str | None:
