@@ -130,11 +130,22 @@ def test_a_run_is_dead_only_when_its_lease_expired(server: str, git_repo) -> Non
     client = client_for(server)
     (claim,) = [m.name for m in client.search_registered_models() if tag.is_claim_model(m.name)]
     client.set_registered_model_tag(claim, tag.CLAIM_PROCESS, "")  # as if held on another machine
-    client.set_registered_model_tag(claim, tag.CLAIM_EXPIRES, f"{time.time() + 4:.3f}")
+    client.set_registered_model_tag(claim, tag.CLAIM_EXPIRES, f"{time.time() + 3600:.3f}")
 
-    code, out, err = finish(qspec(repo, server, "apply", "--auto-approve"))
+    # The next apply waits while the lease holds (however long it takes to start on a busy machine);
+    # once it says so, the lease runs out, and only then is the run dead.
+    waiter = qspec(repo, server, "apply", "--auto-approve")
+    assert waiter.stderr is not None
+    seen: list[str] = []
+    for line in waiter.stderr:
+        seen.append(line)
+        if "waiting for iris-lease#" in line:
+            break
+    assert "another apply is training it" in "".join(seen), "".join(seen)
+    client.set_registered_model_tag(claim, tag.CLAIM_EXPIRES, f"{time.time() - 1:.3f}")
+    code, out, rest = finish(waiter)
+    err = "".join(seen) + rest
     assert code == 0, err
-    assert "waiting for iris-lease#" in err and "another apply is training it" in err, err
     assert "was left RUNNING by a dead apply (its claim expired): marked FAILED" in out, out
     runs = client.search_runs([e.experiment_id for e in client.search_experiments()],
                               filter_string="tags.`qspec.spec_name` = 'iris-lease'", max_results=100)
