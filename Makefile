@@ -4,14 +4,14 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 QSPEC   = $(BIN)/qspec
 
-.PHONY: install demo test test-fast lint bench clean
+.PHONY: install services demo test test-fast lint bench clean
 
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,postgres]'
 	touch $@
 
 # The main job on the embedded default store: validate, plan, apply the example specs, show the registry.
@@ -21,8 +21,13 @@ demo: install
 	$(QSPEC) apply --auto-approve
 	$(QSPEC) status
 
-# The whole suite, slow integration tiers included: what CI runs.
-test: install
+# What the integration tiers run against that pip does not bring: PostgreSQL's server binaries
+# (installed with apt-get when missing, as root; the tier starts its own throw-away cluster).
+services:
+	scripts/ensure-postgres.sh
+
+# The whole suite, slow integration tiers included (PostgreSQL behind mlflow server too): what CI runs.
+test: install services
 	$(BIN)/pytest -m "slow or not slow"
 
 # The quick loop: everything but the tests marked slow.

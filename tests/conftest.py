@@ -27,10 +27,8 @@ def run_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch)
     """Run ``qspec ARGS`` through the console entry point (exit codes and error rendering included)."""
     from qspec.cli.main import main
 
-    # The CLI sets defaults for these in the process environment; restore them after the test.
-    for var in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR",
-                "MLFLOW_HTTP_REQUEST_TIMEOUT", "MLFLOW_LOGGING_LEVEL"):
-        monkeypatch.delenv(var, raising=False)
+    # The CLI sets a default for this in the process environment; restore it after the test.
+    monkeypatch.delenv("MLFLOW_LOGGING_LEVEL", raising=False)
 
     def run(*args: str, cwd: Path | None = None) -> Result:
         if cwd is not None:

@@ -169,14 +169,16 @@ def _select(specset: SpecSet, only: str | None) -> tuple[set[str] | None, set[st
 def apply(*, specs: Sequence[str | Path] | None = None, rev: str | None = None, tracking_uri: str | None = None,
           prune: bool = False, only: str | None = None, allow_dirty: bool = False, root: Path | None = None,
           max_memory: str | None = None, confirm: Callable[[PlanResult], bool] | None = None,
-          progress: Progress | None = None,
+          progress: Progress | None = None, artifact_location: str | None = None,
           report: Callable[[Outcome], None] | None = None, note: Callable[[str], None] | None = None,
           wait_timeout: float | None = None) -> ApplyOutcome | None:
     """Reconcile the registry with the specs. Everything is validated before anything changes;
     ``confirm`` sees the plan first and may decline (then None is returned and nothing changes).
 
     A spec another apply is training right now is waited for, up to ``wait_timeout`` seconds (default
-    an hour; 0: not at all), with progress lines to ``note``; see ``qspec.apply.claims``."""
+    an hour; 0: not at all), with progress lines to ``note``; see ``qspec.apply.claims``.
+    ``artifact_location`` (else ``$QSPEC_ARTIFACT_LOCATION``) is where experiments it creates keep
+    their artifacts (``qspec.store.Tracking``)."""
     from qspec.api.wiring import claim_lease, tracked_trainer
     from qspec.apply.claims import DEFAULT_WAIT_SECONDS, Claims
     from qspec.apply.executor import apply as execute
@@ -198,7 +200,8 @@ def apply(*, specs: Sequence[str | Path] | None = None, rev: str | None = None, 
         return None
 
     dirty = rev is None and (bool(git.dirty) or not git.is_repo)
-    trainer = tracked_trainer(planned.workspace, planned.specs, tracking=planned.tracking,
+    trainer = tracked_trainer(planned.workspace, planned.specs,
+                              tracking=planned.tracking.with_artifact_location(artifact_location),
                               registry=planned.registry, git_dirty=dirty, progress=progress)
     result = execute(planned.plan, planned.registry, trainer, report=report, note=note,
                      claims=Claims(planned.registry, lease=lease),
@@ -252,7 +255,7 @@ def load_plan(path: str | Path) -> SavedPlan:
 
 
 def apply_saved(path: str | Path, *, tracking_uri: str | None = None, allow_dirty: bool = False,
-                root: Path | None = None, progress: Progress | None = None,
+                root: Path | None = None, progress: Progress | None = None, artifact_location: str | None = None,
                 report: Callable[[Outcome], None] | None = None,
                 before: Callable[[SavedPlan], None] | None = None, note: Callable[[str], None] | None = None,
                 wait_timeout: float | None = None) -> SavedApplyOutcome:
@@ -294,8 +297,8 @@ def apply_saved(path: str | Path, *, tracking_uri: str | None = None, allow_dirt
     if before is not None:
         before(saved)
     dirty = saved.rev is None and (bool(git.dirty) or not git.is_repo)
-    trainer = tracked_trainer(workspace, specset, tracking=tracking, registry=registry, git_dirty=dirty,
-                              progress=progress)
+    trainer = tracked_trainer(workspace, specset, tracking=tracking.with_artifact_location(artifact_location),
+                              registry=registry, git_dirty=dirty, progress=progress)
     result = execute(saved.plan, registry, trainer, report=report, note=note,
                      claims=Claims(registry, lease=claim_lease()),
                      wait_timeout=DEFAULT_WAIT_SECONDS if wait_timeout is None else wait_timeout)

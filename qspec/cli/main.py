@@ -68,11 +68,6 @@ def cli(debug: bool) -> None:
     """
     _State.debug = debug
     _State.command = click.get_current_context().invoked_subcommand
-    # MLflow retries an unreachable server 7 times with exponential backoff (about 4 minutes)
-    # before it reports anything; a command line should say so within seconds. A user's own wins.
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     if not debug:
         import logging
 

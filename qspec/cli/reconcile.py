@@ -114,9 +114,12 @@ def _describe_context(result: Any) -> None:
 @click.option("--wait-timeout", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
               help="How long to wait for another apply that is training the same spec (default: an hour); "
                    "0: do not wait, skip it and say who holds it.")
+@click.option("--artifact-location", default=None, metavar="URI",
+              help="Where experiments qspec creates keep their artifacts (default: $QSPEC_ARTIFACT_LOCATION, "
+                   "else beside an embedded store, else the server's).")
 def apply(plan_file: str | None, specs_dir: str | None, rev: str | None, tracking_uri: str | None, auto_approve: bool,
           dry_run: bool, only: str | None, prune: bool, allow_dirty: bool, allow_blocked: bool, fmt: str,
-          max_memory: str | None, wait_timeout: float | None) -> None:
+          max_memory: str | None, wait_timeout: float | None, artifact_location: str | None) -> None:
     """Reconcile the MLflow registry with the specs: train, register, move aliases.
 
     With FILE (from qspec plan -out FILE): apply exactly that plan, without planning again or asking;
@@ -134,7 +137,7 @@ def apply(plan_file: str | None, specs_dir: str | None, rev: str | None, trackin
 
     if plan_file is not None:
         _apply_saved(plan_file, tracking_uri=tracking_uri, allow_dirty=allow_dirty, allow_blocked=allow_blocked,
-                     wait_timeout=wait_timeout, fmt=fmt)
+                     wait_timeout=wait_timeout, fmt=fmt, artifact_location=artifact_location)
         return
 
     if dry_run:
@@ -160,7 +163,8 @@ def apply(plan_file: str | None, specs_dir: str | None, rev: str | None, trackin
     with progress:
         outcome = api.apply(specs=_specs(specs_dir), rev=rev, tracking_uri=tracking_uri, prune=prune, only=only,
                             allow_dirty=allow_dirty, max_memory=max_memory, confirm=confirm,
-                            progress=progress.update, note=_note, wait_timeout=wait_timeout)
+                            progress=progress.update, note=_note, wait_timeout=wait_timeout,
+                            artifact_location=artifact_location)
     if outcome is None:
         _note("Apply cancelled; nothing changed.")
         raise SystemExit(1)
@@ -175,7 +179,7 @@ SAVED_FIXES = {"specs_dir": "--specs", "rev": "--rev", "only": "--only", "prune"
 
 
 def _apply_saved(plan_file: str, *, tracking_uri: str | None, allow_dirty: bool, allow_blocked: bool,
-                 wait_timeout: float | None, fmt: str) -> None:
+                 wait_timeout: float | None, fmt: str, artifact_location: str | None) -> None:
     from qspec import api
     from qspec.plan.render import render
 
@@ -195,7 +199,8 @@ def _apply_saved(plan_file: str, *, tracking_uri: str | None, allow_dirty: bool,
 
     with progress:
         outcome = api.apply_saved(plan_file, tracking_uri=tracking_uri, allow_dirty=allow_dirty, note=_note,
-                                  wait_timeout=wait_timeout, progress=progress.update, before=before)
+                                  wait_timeout=wait_timeout, progress=progress.update, before=before,
+                                  artifact_location=artifact_location)
     _finish(outcome.result, outcome, fmt, allow_blocked, shown=True)
 
 

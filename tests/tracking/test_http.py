@@ -8,17 +8,13 @@ started in its own session, waited for with a deadline, and killed whatever the 
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.servers import clean_env, free_port, mlflow_command, mlflow_server, start, stop, wait_until_up
+from tests.servers import invoke, mlflow_server, serve_model, stop
 from tests.tracking.conftest import IRIS_TINY, register, train_in_run, write_spec
 
 pytestmark = pytest.mark.slow
@@ -64,27 +60,12 @@ def test_training_over_http_is_served_by_mlflow_models_serve(
 
     local = predict_from_registry("iris-over-http@production", pd.DataFrame(rows, columns=names), tracking_uri=server)
 
-    port = free_port()
-    log = tmp_path / "serve.log"
-    env = clean_env(MLFLOW_TRACKING_URI=server)
-    # models serve execs ``uvicorn`` from PATH: put this interpreter's scripts first, as an
-    # activated virtual environment would.
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    process = start(mlflow_command(
-        "models", "serve", "-m", "models:/iris-over-http@production", "--env-manager", "local",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-    ), log, env)
+    process, url = serve_model("models:/iris-over-http@production", server, tmp_path / "serve.log")
     try:
-        wait_until_up(f"http://127.0.0.1:{port}/ping", process, log)
-        body = json.dumps({"dataframe_split": {"columns": names, "data": rows.tolist()}}).encode()
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=60) as response:
-            answer = json.loads(response.read())
+        served = invoke(url, names, rows.tolist())
     finally:
         stop(process)
 
-    served = answer["predictions"]
     assert [p["label"] for p in served] == list(local["label"])
     np.testing.assert_allclose([p["expectation"] for p in served], local["expectation"], atol=1e-12)
     np.testing.assert_allclose([p["probability"] for p in served], local["probability"], atol=1e-12)

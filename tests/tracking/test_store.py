@@ -120,10 +120,10 @@ def test_importing_tracking_and_the_predict_command_stays_light() -> None:
 
 def test_a_database_uri_without_its_driver_is_one_error_naming_the_package(run_cli, tmp_path: Path,
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib.util
+    import sys
 
-    if importlib.util.find_spec("psycopg2") is not None or importlib.util.find_spec("psycopg") is not None:
-        pytest.skip("a PostgreSQL driver is installed here")
+    # The postgres extra installs the driver (make test does): hide it, as a machine without it would.
+    monkeypatch.setitem(sys.modules, "psycopg2", None)
     (tmp_path / "specs").mkdir()
     monkeypatch.chdir(tmp_path)
     from tests.conftest import example_text
