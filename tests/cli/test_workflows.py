@@ -308,3 +308,73 @@ def test_the_pre_commit_hook_validates_the_spec_set_when_a_spec_file_changes(git
     bad = subprocess.run([qspec, *args], cwd=git_repo.path, capture_output=True, text=True)
     assert bad.returncode == 1
     assert "specs/experiment.yaml:" in bad.stderr and "greater than or equal to 1" in bad.stderr
+
+
+# --- the action's scripts, run by bash as the runner runs them ------------------------------------------
+
+
+def _script(step_id: str | None = None, name: str | None = None) -> str:
+    steps = _load(ACTION)["runs"]["steps"]
+    (step,) = [s for s in steps if (step_id and s.get("id") == step_id) or (name and s.get("name") == name)]
+    return str(step["run"])
+
+
+def _bash(script: str, tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+    output = tmp_path / "github_output"
+    output.write_text("")
+    # GitHub runs a `shell: bash` step as `bash --noprofile --norc -eo pipefail {0}`.
+    done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script], capture_output=True,
+                          text=True, cwd=tmp_path, env={"PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin",
+                                                        "GITHUB_OUTPUT": str(output), **env})
+    outputs = dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
+    return done, outputs
+
+
+def _fake_qspec(tmp_path: Path, code: int) -> Path:
+    """A ``qspec`` on the PATH that records its arguments, one a line, and exits with ``code``."""
+    (tmp_path / "bin").mkdir(exist_ok=True)
+    record = tmp_path / "args"
+    fake = tmp_path / "bin" / "qspec"
+    fake.write_text(f"#!/bin/bash\nprintf '%s\\n' \"$@\" > {record}\necho \"uri=$MLFLOW_TRACKING_URI\" >> {record}\n"
+                    f"exit {code}\n")
+    fake.chmod(0o755)
+    return record
+
+
+INPUTS = {"QSPEC_COMMAND": "", "QSPEC_SPECS": "", "QSPEC_TRACKING_URI": "", "QSPEC_BASE": "", "QSPEC_ONLY": "",
+          "QSPEC_TRAIN_ONLY": "false", "QSPEC_ARGS": ""}
+
+
+@pytest.mark.parametrize(("inputs", "code", "expected"), [
+    ({"QSPEC_COMMAND": "plan", "QSPEC_BASE": "9e8d7c6", "QSPEC_TRACKING_URI": "http://u:p%40ss@mlflow:5000"}, 2,
+     ["plan", "--base", "9e8d7c6", "uri=http://u:p%40ss@mlflow:5000"]),
+    ({"QSPEC_COMMAND": "apply", "QSPEC_ONLY": "iris-vqc#451a36f8bb21", "QSPEC_TRAIN_ONLY": "true"}, 0,
+     ["apply", "--auto-approve", "--only", "iris-vqc#451a36f8bb21", "--train-only", "uri="]),
+    ({"QSPEC_COMMAND": "status", "QSPEC_SPECS": "models dir", "QSPEC_ARGS": "--check --format json"}, 1,
+     ["status", "--specs", "models dir", "--check", "--format", "json", "uri="]),
+    ({"QSPEC_COMMAND": "validate", "QSPEC_SPECS": "specs"}, 0, ["validate", "specs", "uri="]),
+    ({"QSPEC_COMMAND": "monitor"}, 3, ["monitor", "uri="]),  # passed through as it is
+])
+def test_the_run_step_builds_the_command_and_reports_its_exit_code(tmp_path: Path, inputs: dict[str, str], code: int,
+                                                                   expected: list[str]) -> None:
+    record = _fake_qspec(tmp_path, code)
+    done, outputs = _bash(_script("run"), tmp_path, {**INPUTS, **inputs})
+    assert done.returncode == code, done.stderr
+    assert outputs == {"exit-code": str(code)}  # written even when qspec fails
+    assert record.read_text().splitlines() == expected
+
+
+def test_the_run_step_refuses_an_unknown_command(tmp_path: Path) -> None:
+    _fake_qspec(tmp_path, 0)
+    done, _ = _bash(_script("run"), tmp_path, {**INPUTS, "QSPEC_COMMAND": "destroy"})
+    assert done.returncode == 1 and "::error title=qspec action::unknown command 'destroy'" in done.stdout
+
+
+def test_the_mask_step_masks_the_password_of_the_uri_as_given_and_decoded(tmp_path: Path) -> None:
+    script = _script(name="Mask the tracking URI's credentials")
+    done, _ = _bash(script, tmp_path, {"QSPEC_TRACKING_URI": "postgresql://qspec:s3cr%40t@db:5432/mlflow",
+                                       "MLFLOW_TRACKING_URI": "https://token-abc@mlflow.example"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["::add-mask::s3cr%2540t", "::add-mask::s3cr@t", "::add-mask::token-abc"]
+    plain, _ = _bash(script, tmp_path, {"QSPEC_TRACKING_URI": "sqlite:///x.db"})
+    assert plain.returncode == 0 and plain.stdout == ""
