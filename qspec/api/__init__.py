@@ -14,7 +14,7 @@ MLflow and Qiskit adapters are built in ``qspec.api.wiring`` and nowhere else: `
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from qspec.store import Tracking
 
 __all__ = ["ApplyOutcome", "GitState", "PlanResult", "SavedApplyOutcome", "StatusResult", "Workspace", "apply",
-           "apply_saved", "load_plan", "plan", "predict", "save_plan", "status", "validate"]
+           "apply_saved", "load_plan", "plan", "predict", "save_plan", "status", "trainings_only", "validate"]
 
 
 @dataclass
@@ -119,7 +119,8 @@ def plan(*, specs: Sequence[str | Path] | None = None, rev: str | None = None, b
     resolver = workspace.resolver
     desired = desired_state(specset, resolve_ref=resolver, estimate=estimator(workspace),
                             preflight=preflight(workspace, memory_budget(max_memory)), git_commit=git.commit)
-    selected, experiments = _select(specset, only)
+    name, build = _split_only(only)
+    selected, experiments = _select(specset, name)
     changed = None
     notes: list[str] = []
     if base is not None:
@@ -143,11 +144,51 @@ def plan(*, specs: Sequence[str | Path] | None = None, rev: str | None = None, b
     tracking, registry = connect_registry(tracking_uri, workspace.root)
     actual = registry.snapshot()
     result = diff(desired, actual, prune=prune, only=selected, only_experiments=experiments)
+    if build is not None:
+        result = _one_build(result, build)
     if review:  # each retraining says which spec fields it changes against the version it replaces
         result = annotate(result, desired, actual, identity_reader(workspace, specset))
     return PlanResult(plan=result, specs=specset, desired=desired, actual=actual, git=git, workspace=workspace,
                       tracking=tracking, registry=registry, base=base, changed=changed, notes=notes,
                       spec_args=tuple(str(s) for s in specs or ()), only=only)
+
+
+def _split_only(only: str | None) -> tuple[str | None, str | None]:
+    """``--only NAME`` or ``--only NAME#HASH`` (a training's subject, as a plan lists it): the name,
+    and the spec hash (or its prefix) to keep, if any."""
+    if only is None or "#" not in only:
+        return only, None
+    name, _, build = only.partition("#")
+    if not name or not build or not all(c in "0123456789abcdef" for c in build):
+        raise QspecError(f"--only {only}: not NAME or NAME#SPEC_HASH",
+                         hint="give an Experiment or Model name, or a training's subject as plan lists it "
+                              "(e.g. iris-vqc#451a36f8bb21)")
+    return name, build
+
+
+def _one_build(result: Plan, build: str) -> Plan:
+    """The items of ``result`` about the spec hash starting with ``build`` (``--only NAME#HASH``), and
+    the items of those items' models that concern no hash (creating the model, its description)."""
+    from qspec.plan.actions import Plan as PlanType
+
+    ours = [i for i in result.items if i.spec_hash is not None and i.spec_hash.startswith(build)]
+    models = {i.model for i in ours if i.model is not None}
+    ids = {id(i) for i in ours}
+    kept = tuple(i for i in result.items if id(i) in ids or (i.spec_hash is None and i.model in models))
+    return PlanType(kept, prune=result.prune)
+
+
+def trainings_only(result: Plan) -> Plan:
+    """``apply --train-only``: the plan's trainings, and the blocked items that stop a training (a
+    budget, credentials, memory); no model is created, no version registered, no alias moved."""
+    from qspec.plan.actions import Action, Reason
+    from qspec.plan.actions import Plan as PlanType
+
+    # A blocked item whose training itself cannot run (not a gate or a requirement) is still reported.
+    stops_training = {Reason.BUDGET_EXCEEDED, Reason.CREDENTIALS_MISSING, Reason.MEMORY_EXCEEDED}
+    kept = tuple(i for i in result.items if i.action is Action.TRAIN
+                 or (i.action is Action.BLOCKED and i.code in stops_training and i.alias is None))
+    return PlanType(kept, prune=result.prune)
 
 
 def _select(specset: SpecSet, only: str | None) -> tuple[set[str] | None, set[str] | None]:
@@ -171,9 +212,13 @@ def apply(*, specs: Sequence[str | Path] | None = None, rev: str | None = None, 
           max_memory: str | None = None, confirm: Callable[[PlanResult], bool] | None = None,
           progress: Progress | None = None, artifact_location: str | None = None,
           report: Callable[[Outcome], None] | None = None, note: Callable[[str], None] | None = None,
-          wait_timeout: float | None = None) -> ApplyOutcome | None:
+          wait_timeout: float | None = None, train_only: bool = False) -> ApplyOutcome | None:
     """Reconcile the registry with the specs. Everything is validated before anything changes;
     ``confirm`` sees the plan first and may decline (then None is returned and nothing changes).
+
+    ``train_only``: execute only the trainings (each taking its spec hash's claim, and recording its
+    run), no model, version or alias; a later full apply registers and promotes them. With ``only``
+    ``NAME#HASH`` it is one training: what each job of a fanned-out training matrix runs.
 
     A spec another apply is training right now is waited for, up to ``wait_timeout`` seconds (default
     an hour; 0: not at all), with progress lines to ``note``; see ``qspec.apply.claims``.
@@ -187,8 +232,13 @@ def apply(*, specs: Sequence[str | Path] | None = None, rev: str | None = None, 
     if wait_timeout is not None and not wait_timeout >= 0:
         raise QspecError(f"--wait-timeout {wait_timeout}: not a number of seconds", hint="give 0 or more")
     lease = claim_lease()
+    if train_only and prune:
+        raise QspecError("--train-only trains and records runs; it deletes no alias",
+                         hint="drop --prune, and give it to the apply that registers and promotes")
     planned = plan(specs=specs, rev=rev, tracking_uri=tracking_uri, prune=prune, only=only, root=root,
                    max_memory=max_memory)
+    if train_only:
+        planned = replace(planned, plan=trainings_only(planned.plan))
     git = planned.git
     if rev is None:
         _refuse_dirty(git, allow_dirty)

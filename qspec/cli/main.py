@@ -27,6 +27,8 @@ FORMATS = ("text", "json", "github")
 class _State:
     debug = False
     command: str | None = None
+    annotated = False  # the error was already written as GitHub annotations (validate --format github)
+    hidden: tuple[str, ...] = ()  # under GitHub Actions: the secrets masked, scrubbed from what qspec writes
 
 
 #: Commands that write nothing but their output: the console script skips interpreter teardown
@@ -36,7 +38,25 @@ READ_ONLY = frozenset({"validate", "schema", "plan", "status"})
 
 def _echo_err(text: str, *, fg: str | None = None, bold: bool = False) -> None:
     color = None if not os.environ.get("NO_COLOR") else False
+    if _State.hidden:  # under GitHub Actions: an error message may quote the tracking URI
+        from qspec.cli.github import scrub
+
+        text = scrub(text, _State.hidden)
     click.secho(text, err=True, fg=fg, bold=bold, color=color)
+
+
+def github_secrets(tracking_uri: str | None = None) -> tuple[str, ...]:
+    """Under GitHub Actions: mask the credentials of ``tracking_uri`` (and of $MLFLOW_TRACKING_URI, and
+    the token variables) with the runner, once each; the secrets masked so far. Outside: ()."""
+    from qspec.cli import github
+
+    if not github.enabled():
+        return ()
+    found = github.secrets([tracking_uri])
+    new = [s for s in found if s not in _State.hidden]
+    github.mask(new)
+    _State.hidden = (*_State.hidden, *new)
+    return _State.hidden
 
 
 def render_error(exc: QspecError) -> None:
@@ -68,6 +88,9 @@ def cli(debug: bool) -> None:
     """
     _State.debug = debug
     _State.command = click.get_current_context().invoked_subcommand
+    _State.annotated = False
+    _State.hidden = ()
+    github_secrets()  # before anything is printed
     if not debug:
         import logging
 
@@ -104,6 +127,7 @@ def validate(paths: tuple[str, ...], specs_dir: str | None, rev: str | None, fmt
                 if p.hint:
                     message += f" (hint: {p.hint})"
                 click.echo(f"::error file={_gh_escape(p.file, True)}{line},title=qspec::{_gh_escape(message)}")
+            _State.annotated = True
         raise
     if fmt == "json":
         click.echo(json.dumps({
@@ -123,8 +147,9 @@ def validate(paths: tuple[str, ...], specs_dir: str | None, rev: str | None, fmt
 
 def _gh_escape(text: str, prop: bool = False) -> str:
     # GitHub workflow-command escaping: data escapes %, CR, LF; properties also ':' and ','.
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
+    from qspec.cli.github import escape
+
+    return escape(text, prop)
 
 
 @cli.command()
@@ -168,6 +193,10 @@ def main(argv: list[str] | None = None) -> Any:
     except QspecError as exc:
         if _State.debug:
             traceback.print_exc()
+        from qspec.cli import github
+
+        if github.enabled() and not _State.annotated:
+            github.annotate_error(exc, _State.hidden)
         render_error(exc)
         raise SystemExit(1) from None
     except KeyboardInterrupt:

@@ -73,15 +73,29 @@ def plan(specs_dir: str | None, rev: str | None, tracking_uri: str | None, base:
     from qspec import api
     from qspec.plan.render import render
 
+    hidden = _github(tracking_uri)
     result = api.plan(specs=_specs(specs_dir), rev=rev, base=base, tracking_uri=tracking_uri, prune=prune, only=only,
                       max_memory=max_memory)
     _describe_context(result)
     click.echo(render(result.plan, fmt), nl=False)
+    if hidden is not None:
+        from qspec.cli import github
+
+        github.report_plan(result, hidden)
     if out is not None:
         api.save_plan(result, out)
         _note(f"Saved the plan to {out}; apply exactly it with: qspec apply {out}")
     if detailed_exitcode and not result.plan.in_sync:
         raise SystemExit(2)
+
+
+def _github(tracking_uri: str | None) -> tuple[str, ...] | None:
+    """Under GitHub Actions (``GITHUB_ACTIONS=true``): the secrets masked for this command (see
+    ``qspec.cli.github``); None outside, where nothing GitHub-specific is written."""
+    from qspec.cli import github
+    from qspec.cli.main import github_secrets
+
+    return github_secrets(tracking_uri) if github.enabled() else None
 
 
 def _describe_context(result: Any) -> None:
@@ -117,9 +131,13 @@ def _describe_context(result: Any) -> None:
 @click.option("--artifact-location", default=None, metavar="URI",
               help="Where experiments qspec creates keep their artifacts (default: $QSPEC_ARTIFACT_LOCATION, "
                    "else beside an embedded store, else the server's).")
+@click.option("--train-only", is_flag=True, help=(
+    "Only train (each training takes its spec's claim and records its run); create no model, register no "
+    "version, move no alias. With --only NAME#HASH (a training as plan lists it) one training: a CI matrix "
+    "job. A later qspec apply registers and promotes."))
 def apply(plan_file: str | None, specs_dir: str | None, rev: str | None, tracking_uri: str | None, auto_approve: bool,
           dry_run: bool, only: str | None, prune: bool, allow_dirty: bool, allow_blocked: bool, fmt: str,
-          max_memory: str | None, wait_timeout: float | None, artifact_location: str | None) -> None:
+          max_memory: str | None, wait_timeout: float | None, artifact_location: str | None, train_only: bool) -> None:
     """Reconcile the MLflow registry with the specs: train, register, move aliases.
 
     With FILE (from qspec plan -out FILE): apply exactly that plan, without planning again or asking;
@@ -133,53 +151,63 @@ def apply(plan_file: str | None, specs_dir: str | None, rev: str | None, trackin
     (unless --allow-blocked).
     """
     from qspec import api
+    from qspec.cli.github import Groups
     from qspec.plan.render import render
 
+    hidden = _github(tracking_uri)
     if plan_file is not None:
         _apply_saved(plan_file, tracking_uri=tracking_uri, allow_dirty=allow_dirty, allow_blocked=allow_blocked,
-                     wait_timeout=wait_timeout, fmt=fmt, artifact_location=artifact_location)
+                     wait_timeout=wait_timeout, fmt=fmt, artifact_location=artifact_location, hidden=hidden)
         return
 
     if dry_run:
         dry = api.plan(specs=_specs(specs_dir), rev=rev, tracking_uri=tracking_uri, prune=prune, only=only,
                        max_memory=max_memory)
+        if train_only:
+            dry.plan = api.trainings_only(dry.plan)
         _describe_context(dry)
         click.echo(render(dry.plan, "json" if fmt == "json" else "text"), nl=False)
         return
 
     progress = _Progress()
+    groups = Groups()  # under GitHub Actions: the plan, then the trainings, each folded in the log
 
     def confirm(planned: Any) -> bool:
         progress.planned = planned
         _describe_context(planned)
+        groups.open(f"qspec {'apply --train-only' if train_only else 'apply'}: the plan "
+                    f"({len(planned.plan.items)} item{'s' if len(planned.plan.items) != 1 else ''})")
         if fmt == "text":
             click.echo(render(planned.plan, "text"), nl=False)
         elif not auto_approve and sys.stdin.isatty():
             click.echo(render(planned.plan, "text"), nl=False, err=True)  # stdout stays JSON
+        groups.open("qspec apply: training and registry changes")
         if auto_approve or not sys.stdin.isatty():
             return True  # never prompt without a terminal: CI runs unattended
+        groups.close()
         return click.confirm("Apply these changes?", default=False, err=True)
 
-    with progress:
+    with progress, groups:
         outcome = api.apply(specs=_specs(specs_dir), rev=rev, tracking_uri=tracking_uri, prune=prune, only=only,
                             allow_dirty=allow_dirty, max_memory=max_memory, confirm=confirm,
                             progress=progress.update, note=_note, wait_timeout=wait_timeout,
-                            artifact_location=artifact_location)
+                            artifact_location=artifact_location, train_only=train_only)
     if outcome is None:
         _note("Apply cancelled; nothing changed.")
         raise SystemExit(1)
     result = outcome.result
     planned = outcome.planned
-    _finish(result, planned, fmt, allow_blocked)
+    _finish(result, planned, fmt, allow_blocked, hidden=hidden, train_only=train_only)
 
 
 #: apply options that a saved plan fixes: given with FILE they would be ignored, so they are refused.
 SAVED_FIXES = {"specs_dir": "--specs", "rev": "--rev", "only": "--only", "prune": "--prune", "dry_run": "--dry-run",
-               "max_memory": "--max-memory"}
+               "max_memory": "--max-memory", "train_only": "--train-only"}
 
 
 def _apply_saved(plan_file: str, *, tracking_uri: str | None, allow_dirty: bool, allow_blocked: bool,
-                 wait_timeout: float | None, fmt: str, artifact_location: str | None) -> None:
+                 wait_timeout: float | None, fmt: str, artifact_location: str | None,
+                 hidden: tuple[str, ...] | None = None) -> None:
     from qspec import api
     from qspec.plan.render import render
 
@@ -201,14 +229,21 @@ def _apply_saved(plan_file: str, *, tracking_uri: str | None, allow_dirty: bool,
         outcome = api.apply_saved(plan_file, tracking_uri=tracking_uri, allow_dirty=allow_dirty, note=_note,
                                   wait_timeout=wait_timeout, progress=progress.update, before=before,
                                   artifact_location=artifact_location)
-    _finish(outcome.result, outcome, fmt, allow_blocked, shown=True)
+    _finish(outcome.result, outcome, fmt, allow_blocked, shown=True, hidden=hidden)
 
 
-def _finish(result: Any, planned: Any, fmt: str, allow_blocked: bool, *, shown: bool = False) -> None:
+def _finish(result: Any, planned: Any, fmt: str, allow_blocked: bool, *, shown: bool = False,
+            hidden: tuple[str, ...] | None = None, train_only: bool = False) -> None:
     """Print what apply did and pick its exit code. ``planned`` has the ``plan`` applied; ``shown``:
-    the plan was printed already."""
+    the plan was printed already; ``hidden`` (under GitHub Actions): the secrets of the job summary."""
     from qspec.apply.result import render_result
     from qspec.plan.render import render
+
+    if hidden is not None:
+        from qspec.cli import github
+
+        github.report_apply(result, planned.plan, hidden,
+                            title="qspec apply --train-only" if train_only else "qspec apply")
 
     if fmt == "json":
         click.echo(json.dumps(result.as_dict(), indent=2, default=str))
@@ -301,11 +336,17 @@ def status(specs_dir: str | None, rev: str | None, tracking_uri: str | None, che
     from qspec import api
     from qspec.plan.status import render_status
 
+    hidden = _github(tracking_uri)
     result = api.status(specs=_specs(specs_dir), rev=rev, tracking_uri=tracking_uri)
+    text = render_status(result.report)
     if fmt == "json":
         click.echo(json.dumps(result.report.as_dict(), indent=2, default=str))
     else:
-        click.echo(render_status(result.report), nl=False)
+        click.echo(text, nl=False)
+    if hidden is not None:
+        from qspec.cli import github
+
+        github.report_status(result.report, text, hidden)
     if check and not result.report.in_sync:
         raise SystemExit(2)
 

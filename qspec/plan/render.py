@@ -141,6 +141,25 @@ def _markdown_changes(trains: list[PlanItem]) -> list[str]:
     return [*lines, ""]
 
 
+def trainings(plan: Plan) -> list[dict[str, Any]]:
+    """The plan's trainings, one per spec hash: what a CI matrix fans out, one job each running
+    ``qspec apply --only <only> --train-only`` (``only`` is the training's subject, NAME#HASH)."""
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for item in plan.by_action(Action.TRAIN):
+        if item.spec_hash is None or item.spec_hash in seen:
+            continue
+        seen.add(item.spec_hash)
+        est = item.estimate
+        out.append({
+            "experiment": item.experiment, "spec_hash": item.spec_hash, "subject": item.subject,
+            "only": item.subject, "rev": item.rev,
+            "estimate": None if est is None else {"circuits": est.circuits, "shots": est.shots,
+                                                  "cost_usd": est.cost_usd, "qpu_seconds": est.qpu_seconds},
+        })
+    return out
+
+
 def plan_as_dict(plan: Plan) -> dict[str, Any]:
     total = plan.estimated_training()
     return {
@@ -151,6 +170,7 @@ def plan_as_dict(plan: Plan) -> dict[str, Any]:
         "counts": plan.counts,
         "estimated_training": {"circuits": total.circuits, "shots": total.shots, "cost_usd": total.cost_usd,
                                "qpu_seconds": total.qpu_seconds},
+        "trainings": trainings(plan),
         "items": [item.as_dict() for item in plan.items],
     }
 
