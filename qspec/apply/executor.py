@@ -46,6 +46,7 @@ from qspec.plan.state import (
     short,
     versions_with_hash,
 )
+from qspec.secrets import mask
 
 Report = Callable[[Outcome], None]
 Note = Callable[[str], None]
@@ -68,10 +69,10 @@ def apply(plan: Plan, registry: Registry, trainer: Trainer | None = None, *,
     for item in plan.items:
         try:
             outcome = run.item(item)
-        except QspecError as exc:
-            outcome = Outcome(item, Status.FAILED, str(exc), error=exc)
+        except QspecError as exc:  # a library's error may quote a credential: details are masked
+            outcome = Outcome(item, Status.FAILED, mask(str(exc)), error=exc)
         except Exception as exc:  # one broken item must not stop independent ones; the CLI shows it
-            outcome = Outcome(item, Status.FAILED, f"{type(exc).__name__}: {exc}", error=exc)
+            outcome = Outcome(item, Status.FAILED, mask(f"{type(exc).__name__}: {exc}"), error=exc)
         if outcome.status in (Status.FAILED, Status.BLOCKED):
             run.fail(item, f"{item.subject} {outcome.status.value}")
         outcomes.append(outcome)

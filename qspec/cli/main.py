@@ -35,8 +35,11 @@ READ_ONLY = frozenset({"validate", "schema", "plan", "status"})
 
 
 def _echo_err(text: str, *, fg: str | None = None, bold: bool = False) -> None:
+    """Every line qspec writes to stderr (errors, hints, notes), with secrets masked (``qspec.secrets``)."""
+    from qspec.secrets import mask
+
     color = None if not os.environ.get("NO_COLOR") else False
-    click.secho(text, err=True, fg=fg, bold=bold, color=color)
+    click.secho(mask(text), err=True, fg=fg, bold=bold, color=color)
 
 
 def render_error(exc: QspecError) -> None:
@@ -73,6 +76,12 @@ def cli(debug: bool) -> None:
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    # stdout is qspec's output only (JSON with --format json): MLflow prints "View run ... at" to
+    # stdout when a run against a server ends. qspec names its runs itself.
+    os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
+    from qspec.secrets import install_log_masking
+
+    install_log_masking()  # a library that logs a token (in an error, a URL) logs it masked
     if not debug:
         import logging
 
@@ -172,7 +181,7 @@ def main(argv: list[str] | None = None) -> Any:
         raise SystemExit(1) from None
     except QspecError as exc:
         if _State.debug:
-            traceback.print_exc()
+            _echo_err(traceback.format_exc().rstrip())
         render_error(exc)
         raise SystemExit(1) from None
     except KeyboardInterrupt:

@@ -220,7 +220,7 @@ def _finish(result: Any, planned: Any, fmt: str, allow_blocked: bool, *, shown: 
             if failed.error is not None and not isinstance(failed.error, QspecError):
                 _note("  hint: this is a bug in qspec; rerun with qspec --debug apply and report the traceback")
             if failed.error is not None and _debug():
-                traceback.print_exception(failed.error)
+                _note("".join(traceback.format_exception(failed.error)).rstrip())
         raise SystemExit(1)
     _refuse_blocked(result, allow_blocked)
 
