@@ -377,6 +377,11 @@ def _end(recorder: RunRecorder, status: str, error: BaseException | None = None)
     # the tag is a courtesy; what matters is that the run stops being RUNNING
     with contextlib.suppress(Exception):
         client.set_tag(recorder.run_id, tag.ERROR, mask(str(error) or type(error).__name__)[:4000])
+    with contextlib.suppress(Exception):  # a logged model whose upload failed must not stay PENDING
+        query = f"source_run_id = '{recorder.run_id}'"  # MLflow's SQL store cannot filter on status
+        for model in client.search_logged_models([recorder.experiment_id], filter_string=query):
+            if str(model.status) == "PENDING":
+                client.finalize_logged_model(model.model_id, "FAILED")
     try:
         client.set_terminated(recorder.run_id, status)
     except Exception as exc:

@@ -194,3 +194,34 @@ class TestSecretsAreMasked:
         assert mask("v1") == "v1"
         assert mask("http://alice:s3cr3t@host/x") == "http://alice:***@host/x"
         assert mask("AUTHORIZATION: basic eHh4") == "AUTHORIZATION: basic ***"
+
+
+class TestStuckRunsAreClosed:
+    """On a real store: a managed run left RUNNING beside the FINISHED run of its spec, with the logged
+    model a kill left PENDING, is closed by the next apply; and only then is the registry in sync."""
+
+    def test_a_stuck_run_and_its_pending_model_are_failed_by_the_next_apply(self, spec_repo, run_cli) -> None:
+        _, uri = spec_repo({"specs/iris.yaml": SPECS.replace("production: {ref: v1.0}", "production: {track: HEAD}")})
+        assert run_cli("apply", "--auto-approve").code == 0
+        client = client_for(uri)
+        finished = client.search_runs([e.experiment_id for e in client.search_experiments()])[0]
+        identity = {k: v for k, v in finished.data.tags.items() if k.startswith("qspec.") and k != tag.MODEL_ID}
+        # What a lost runs/create answer leaves, retried by MLflow's client: a second run, never ended,
+        # and (killed mid-upload) its logged model, PENDING.
+        stuck = client.create_run(finished.info.experiment_id, tags=identity)
+        pending = client.create_logged_model(finished.info.experiment_id, name="model",
+                                             source_run_id=stuck.info.run_id)
+        assert str(client.get_logged_model(pending.model_id).status) == "PENDING"
+
+        plan = run_cli("plan", "--detailed-exitcode")
+        assert plan.code == 2 and "close-run" in plan.out and stuck.info.run_id in plan.out
+        result = run_cli("apply", "--auto-approve")
+        assert result.code == 0, result.err
+        assert "No changes" not in result.out and "marked FAILED" in result.out
+        assert client.get_run(stuck.info.run_id).info.status == "FAILED"
+        assert str(client.get_logged_model(pending.model_id).status) == "FAILED"
+        assert client.get_run(finished.info.run_id).info.status == "FINISHED"  # the good run is untouched
+        assert [m.name for m in client.search_registered_models() if tag.is_claim_model(m.name)] == []
+        again = run_cli("apply", "--auto-approve")
+        assert again.code == 0 and "No changes" in again.out
+        assert run_cli("plan", "--detailed-exitcode").code == 0
