@@ -418,6 +418,29 @@ def _version_tag_drift(registered: RegisteredModelInfo, actual: ActualState) -> 
     return out
 
 
+def emptied_models(plan: Plan, actual: ActualState) -> list[str]:
+    """The managed models that ``plan`` (made with ``prune``) would leave with no alias at all: it
+    deletes every alias they have and sets none. An empty desired set (every spec file emptied, a
+    Deployment deleted by mistake) makes that plan for every model, production included; as Argo CD
+    refuses to sync an application to zero resources without ``allowEmpty``, ``qspec.api.plan``
+    refuses it without ``--allow-empty``."""
+    deleting: dict[str, set[str]] = {}
+    pointing: set[str] = set()
+    for item in plan.items:
+        if item.model is None or item.alias is None:
+            continue
+        if item.action is Action.DELETE_ALIAS:
+            deleting.setdefault(item.model, set()).add(item.alias)
+        elif item.action in (Action.SET_ALIAS, Action.MOVE_ALIAS):
+            pointing.add(item.model)
+    out: list[str] = []
+    for name, aliases in sorted(deleting.items()):
+        model = actual.models.get(name)
+        if model is not None and model.managed and name not in pointing and set(model.aliases) <= aliases:
+            out.append(name)
+    return out
+
+
 def changed_models(now: DesiredState, base: DesiredState) -> set[str]:
     """The models whose desired state differs between two revisions (``plan --base``): a new or
     changed build hash, stage, requirement or gate."""

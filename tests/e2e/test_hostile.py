@@ -225,3 +225,50 @@ class TestStuckRunsAreClosed:
         again = run_cli("apply", "--auto-approve")
         assert again.code == 0 and "No changes" in again.out
         assert run_cli("plan", "--detailed-exitcode").code == 0
+
+
+class TestEmptyDesiredSetIsRefused:
+    """Every spec file emptied: ``--prune`` would delete every alias, production included. Refused (exit
+    1, nothing written) unless ``--allow-empty``, as Argo CD's ``allowEmpty``."""
+
+    BOTH = SPECS.replace("production: {ref: v1.0}", "production: {track: HEAD}")
+    STAGING_ONLY = SPECS.replace("    production: {ref: v1.0}\n", "").split("  gates:")[0]
+    NO_DEPLOYMENT = SPECS.split("---\napiVersion: qspec/v1\nkind: Deployment")[0]
+
+    def applied(self, spec_repo, run_cli):  # type: ignore[no-untyped-def]
+        repo, uri = spec_repo({"specs/iris.yaml": self.BOTH})
+        assert run_cli("apply", "--auto-approve").code == 0
+        return repo, client_for(uri)
+
+    def aliases(self, client) -> dict[str, int]:  # type: ignore[no-untyped-def]
+        return {a: int(v) for a, v in client.get_registered_model("iris-classifier").aliases.items()}
+
+    def test_emptied_specs_do_not_prune_every_alias(self, spec_repo, run_cli) -> None:
+        repo, client = self.applied(spec_repo, run_cli)
+        repo.write("specs/iris.yaml", "# everything moved elsewhere\n")
+        repo.commit("empty the specs")
+        for args in (("plan", "--prune"), ("apply", "--prune", "--auto-approve"),
+                     ("apply", "--prune", "--dry-run"), ("plan", "--prune", "--format", "json")):
+            result = run_cli(*args)
+            assert result.code == 1, (args, result)
+            assert "refusing to prune: the specs declare no Model; it would delete every alias of iris-classifier" \
+                in result.err
+            assert "--allow-empty" in result.err and "delete-alias" not in result.out
+        assert self.aliases(client) == {"staging": 1, "production": 1}  # nothing written
+        assert run_cli("plan").code == 0  # without --prune nothing is deleted: nothing to refuse
+
+        result = run_cli("apply", "--prune", "--allow-empty", "--auto-approve")
+        assert result.code == 0, result.err
+        assert self.aliases(client) == {}
+
+    def test_removing_every_stage_of_one_model_is_refused_but_removing_one_is_not(self, spec_repo, run_cli) -> None:
+        repo, client = self.applied(spec_repo, run_cli)
+        repo.write("specs/iris.yaml", self.STAGING_ONLY)
+        repo.commit("drop production")
+        assert run_cli("apply", "--prune", "--auto-approve").code == 0  # one alias of two: an ordinary prune
+        assert self.aliases(client) == {"staging": 1}
+        repo.write("specs/iris.yaml", self.NO_DEPLOYMENT)
+        repo.commit("drop the Deployment")
+        result = run_cli("apply", "--prune", "--auto-approve")
+        assert result.code == 1 and "it would delete every alias of iris-classifier" in result.err
+        assert self.aliases(client) == {"staging": 1}
