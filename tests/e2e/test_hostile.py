@@ -147,7 +147,8 @@ class TestSecretsAreMasked:
     IBM = SPECS.replace("backend: {target: aer, shots: null, seed: 1}",
                         "backend: {target: 'ibm:ibm_torino', shots: 100}")
 
-    def test_a_token_quoted_by_a_library_error_appears_nowhere(self, spec_repo, run_cli, monkeypatch) -> None:
+    def test_a_token_quoted_by_a_library_error_appears_nowhere(self, spec_repo, run_cli, monkeypatch,
+                                                               caplog) -> None:
         import logging
 
         import qiskit_ibm_runtime
@@ -166,6 +167,8 @@ class TestSecretsAreMasked:
             assert "cannot connect to IBM Quantum" in result.out + result.err
             assert "***" in result.out + result.err  # masked, not dropped: the error still says what
             assert leaked(result, FAKE_TOKEN) == [], fmt
+        logged = [r for r in caplog.records if r.name.startswith("qiskit_ibm_runtime")]
+        assert logged and all(FAKE_TOKEN not in r.getMessage() for r in logged)  # the log line, masked
         client = client_for(uri)
         runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
         assert runs and {r.info.status for r in runs} == {"FAILED"}
