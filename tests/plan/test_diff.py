@@ -392,3 +392,17 @@ def test_counts_has_changes_and_in_sync() -> None:
     assert not blocked_only.has_changes and not blocked_only.in_sync
     synced = diff(CASES[1].desired, CASES[1].actual)
     assert not synced.has_changes and synced.in_sync
+
+
+def test_a_prune_that_empties_a_model_is_named_and_one_that_leaves_an_alias_is_not() -> None:
+    from qspec.plan.diff import emptied_models
+
+    serving = registered(versions=[version(1, "r1")], aliases={"staging": 1, "production": 1})
+    nothing_declared = actual(serving, runs=[run("r1")])
+    assert emptied_models(diff(desired(), nothing_declared, prune=True), nothing_declared) == ["m"]
+    assert emptied_models(diff(desired(), nothing_declared), nothing_declared) == []  # nothing deleted
+    one_left = diff(desired(model(stages=[head("staging")])), nothing_declared, prune=True)
+    assert [i.action for i in one_left.items] == [Action.DELETE_ALIAS]
+    assert emptied_models(one_left, nothing_declared) == []
+    renamed = diff(desired(model(stages=[head("canary")])), nothing_declared, prune=True)
+    assert emptied_models(renamed, nothing_declared) == []  # every old alias goes, a new one comes
