@@ -3,6 +3,7 @@
     repo = GitRepo.open(root)        None when ``root`` is not in a git repository
     repo.head                        the HEAD commit, None before the first commit
     repo.changes(paths, data_files)  spec and data files that differ from HEAD (the dirty guard)
+    repo.tracks(path)                whether git tracks a file (csv data sets must be tracked)
     repo.source(paths, rev)          a ``SpecSource`` reading blobs at a revision, work tree untouched
     RefResolver(repo, paths)         the ``ref:`` stage resolver that ``plan.desired_state`` is given
 
@@ -33,6 +34,7 @@ class GitRepo:
     def __init__(self, repo: git.Repo, root: Path) -> None:
         self.repo = repo
         self.root = root
+        self._tracked: dict[str, bool] = {}
 
     @classmethod
     def open(cls, root: Path) -> GitRepo | None:
@@ -68,6 +70,15 @@ class GitRepo:
             if entry[0] in "RC":  # a rename or copy is followed by its original path
                 next(entries, None)
         return tuple(sorted(p for p in changed if p.endswith(SPEC_SUFFIXES) or p in data_files))
+
+    def tracks(self, path: str) -> bool:
+        """Whether git tracks ``path`` (repository-relative): it is in the index, as ``git add`` puts
+        it. An untracked or ignored file is not; a tracked file's uncommitted changes are the dirty
+        guard's business. The path is a literal, never a pattern."""
+        if path not in self._tracked:
+            listed = self.repo.git.ls_files("-z", "--", f":(literal){path}")
+            self._tracked[path] = path in listed.split("\0")
+        return self._tracked[path]
 
     def commit(self, ref: str) -> Any:
         """The commit ``ref`` names, with git's own syntax (HEAD@{yesterday}, :/message, v1.0~2)."""

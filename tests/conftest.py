@@ -27,8 +27,9 @@ def run_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch)
     """Run ``qspec ARGS`` through the console entry point (exit codes and error rendering included)."""
     from qspec.cli.main import main
 
-    # The CLI sets a default for this in the process environment; restore it after the test.
-    monkeypatch.delenv("MLFLOW_LOGGING_LEVEL", raising=False)
+    # The CLI sets defaults for these in the process environment; restore them after the test.
+    for var in ("MLFLOW_LOGGING_LEVEL", "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"):
+        monkeypatch.delenv(var, raising=False)
 
     def run(*args: str, cwd: Path | None = None) -> Result:
         if cwd is not None:

@@ -101,15 +101,19 @@ def validate(specs: Sequence[str | Path] | None = None, *, rev: str | None = Non
 
 def plan(*, specs: Sequence[str | Path] | None = None, rev: str | None = None, base: str | None = None,
          tracking_uri: str | None = None, prune: bool = False, only: str | None = None,
-         root: Path | None = None, max_memory: str | None = None, review: bool = True) -> PlanResult:
+         root: Path | None = None, max_memory: str | None = None, review: bool = True,
+         allow_empty: bool = False) -> PlanResult:
     """What apply would do. ``base``: limit it to the models that the changes since ``base`` affect
     (a pull request's view) while still validating everything. A training that cannot run here (its
     target's credentials missing, more peak memory than ``max_memory``, default ``$QSPEC_MAX_MEMORY``
     or 80% of the machine) is blocked in the plan, before anything is written. ``review``: give each
-    retraining the spec fields it changes against the version it replaces (read from git)."""
+    retraining the spec fields it changes against the version it replaces (read from git).
+
+    A ``prune`` that would delete every alias of a managed model (with every spec file emptied: of
+    every model) is refused, a ``QspecError``, unless ``allow_empty``."""
     from qspec.api.wiring import connect_registry, estimator, identity_reader, memory_budget, preflight
     from qspec.plan.desired import desired_state
-    from qspec.plan.diff import changed_experiments, changed_models, diff
+    from qspec.plan.diff import changed_experiments, changed_models, diff, emptied_models
     from qspec.plan.review import annotate
     from qspec.plan.state import DesiredState
 
@@ -146,6 +150,8 @@ def plan(*, specs: Sequence[str | Path] | None = None, rev: str | None = None, b
     result = diff(desired, actual, prune=prune, only=selected, only_experiments=experiments)
     if build is not None:
         result = _one_build(result, build)
+    if prune and not allow_empty:
+        _refuse_empty(emptied_models(result, actual), actual, declared=len(desired.models))
     if review:  # each retraining says which spec fields it changes against the version it replaces
         result = annotate(result, desired, actual, identity_reader(workspace, specset))
     return PlanResult(plan=result, specs=specset, desired=desired, actual=actual, git=git, workspace=workspace,
@@ -191,6 +197,20 @@ def trainings_only(result: Plan) -> Plan:
     return PlanType(kept, prune=result.prune)
 
 
+def _refuse_empty(emptied: list[str], actual: ActualState, *, declared: int) -> None:
+    """Refuse a prune that leaves managed models without any alias (``--allow-empty`` accepts it)."""
+    if not emptied:
+        return
+    serving = [n for n, m in actual.models.items() if m.managed and m.aliases]
+    shown = ", ".join(emptied[:5]) + (f" and {len(emptied) - 5} more" if len(emptied) > 5 else "")
+    every = " (every managed model that serves one)" if set(serving) <= set(emptied) and len(serving) > 1 else ""
+    why = " the specs declare no Model;" if declared == 0 else ""
+    raise QspecError(
+        f"refusing to prune:{why} it would delete every alias of {shown}{every}",
+        hint="an empty desired state is more often a mistake (spec files emptied, a Deployment deleted) than "
+             "a wish; restore the specs, or pass --allow-empty to delete them all")
+
+
 def _select(specset: SpecSet, only: str | None) -> tuple[set[str] | None, set[str] | None]:
     """``--only NAME``: (models, experiments) to reconcile. An Experiment NAME, with the models that
     register it; or the Model NAME (which trains its experiment if it needs to)."""
@@ -212,9 +232,11 @@ def apply(*, specs: Sequence[str | Path] | None = None, rev: str | None = None, 
           max_memory: str | None = None, confirm: Callable[[PlanResult], bool] | None = None,
           progress: Progress | None = None, artifact_location: str | None = None,
           report: Callable[[Outcome], None] | None = None, note: Callable[[str], None] | None = None,
-          wait_timeout: float | None = None, train_only: bool = False) -> ApplyOutcome | None:
+          wait_timeout: float | None = None, train_only: bool = False,
+          allow_empty: bool = False) -> ApplyOutcome | None:
     """Reconcile the registry with the specs. Everything is validated before anything changes;
     ``confirm`` sees the plan first and may decline (then None is returned and nothing changes).
+    ``allow_empty``: let ``prune`` delete every alias of a model (see ``plan``).
 
     ``train_only``: execute only the trainings (each taking its spec hash's claim, and recording its
     run), no model, version or alias; a later full apply registers and promotes them. With ``only``
@@ -236,7 +258,7 @@ def apply(*, specs: Sequence[str | Path] | None = None, rev: str | None = None, 
         raise QspecError("--train-only trains and records runs; it deletes no alias",
                          hint="drop --prune, and give it to the apply that registers and promotes")
     planned = plan(specs=specs, rev=rev, tracking_uri=tracking_uri, prune=prune, only=only, root=root,
-                   max_memory=max_memory)
+                   max_memory=max_memory, allow_empty=allow_empty)
     if train_only:
         planned = replace(planned, plan=trainings_only(planned.plan))
     git = planned.git

@@ -67,8 +67,11 @@ class Workspace:
         base, full = work_tree.root, list(work_tree.paths)
         paths = tuple(repo_path(p, base) for p in full if _inside(p, base))
         if rev is None:
-            # git is opened when first asked for (the git state, a ref), so validate stays light
-            return cls(base, paths, rev, work_tree)
+            # git is opened when first asked for (the git state, a ref, a csv data set), so validate
+            # stays light
+            workspace = cls(base, paths, rev, work_tree)
+            work_tree.tracked = workspace.tracks
+            return workspace
         repo = open_repo(base, required_for="--rev")
         assert repo is not None
         return cls(base, paths, rev, repo.source([repo_path(p, base) for p in full], rev), repo, True)
@@ -81,6 +84,12 @@ class Workspace:
 
             self._repo, self._repo_opened = open_repo(self.root), True
         return self._repo
+
+    def tracks(self, path: str) -> bool | None:
+        """Whether git tracks ``path`` (the work tree source reads only tracked data files); None
+        outside a git repository, where only the rules that need no git apply."""
+        repo = self.repo
+        return None if repo is None else repo.tracks(path)
 
     def load(self) -> SpecSet:
         return load_source(self.source)
@@ -210,12 +219,13 @@ def preflight(workspace: Workspace, max_memory: int) -> Callable[[Experiment, st
     from qspec.plan.reasons import Reason
     from qspec.plugins.targets import check_credentials
     from qspec.quantum.estimate import peak_memory_bytes
+    from qspec.secrets import mask
 
     def check(experiment: Experiment, rev: str | None) -> Blocker | None:
         try:
             check_credentials(experiment.spec.backend)
         except BackendError as exc:
-            return Blocker(Reason.CREDENTIALS_MISSING, exc.message + (f"; {exc.hint}" if exc.hint else ""))
+            return Blocker(Reason.CREDENTIALS_MISSING, mask(exc.message + (f"; {exc.hint}" if exc.hint else "")))
         resolver = workspace.resolver
         read = workspace.source.read if rev is None or resolver is None else resolver.reader_at(rev)
         peak = peak_memory_bytes(experiment, read=read)

@@ -12,7 +12,10 @@ so every item reads the registry again and does only what is still missing:
   another apply"), or trains itself if that training failed, or gives up and says who holds it;
 - crash-safe: a run is dead only when no live claim covers it (its holder's lease expired, or the
   holder was a process of this machine that is gone); the holder of the claim marks such a run
-  FAILED before retraining, and never a live one. Versions are found by hash before registering,
+  FAILED before retraining, and never a live one. A dead run whose spec is not retrained (a
+  FINISHED run of it exists: a lost ``runs/create`` answer, retried; or the spec is gone) is a
+  CLOSE_RUN item, closed under the claim the same way; ``mark_run_failed`` also fails the run's
+  logged models a kill left PENDING. Versions are found by hash before registering,
   so none is registered twice; an alias is set before its ``qspec.alias.*`` record, so a crash
   between the two leaves no false drift;
 - race-safe: after registering, if another apply registered the same hash first, the version just
@@ -46,6 +49,7 @@ from qspec.plan.state import (
     short,
     versions_with_hash,
 )
+from qspec.secrets import mask
 
 Report = Callable[[Outcome], None]
 Note = Callable[[str], None]
@@ -68,10 +72,10 @@ def apply(plan: Plan, registry: Registry, trainer: Trainer | None = None, *,
     for item in plan.items:
         try:
             outcome = run.item(item)
-        except QspecError as exc:
-            outcome = Outcome(item, Status.FAILED, str(exc), error=exc)
+        except QspecError as exc:  # a library's error may quote a credential: details are masked
+            outcome = Outcome(item, Status.FAILED, mask(str(exc)), error=exc)
         except Exception as exc:  # one broken item must not stop independent ones; the CLI shows it
-            outcome = Outcome(item, Status.FAILED, f"{type(exc).__name__}: {exc}", error=exc)
+            outcome = Outcome(item, Status.FAILED, mask(f"{type(exc).__name__}: {exc}"), error=exc)
         if outcome.status in (Status.FAILED, Status.BLOCKED):
             run.fail(item, f"{item.subject} {outcome.status.value}")
         outcomes.append(outcome)
@@ -143,6 +147,8 @@ class _Apply:
                 return self.delete_alias(item)
             case Action.DELETE_VERSION:
                 return self.delete_version(item)
+            case Action.CLOSE_RUN:
+                return self.close_run(item)
             case _:
                 assert_never(action)
 
@@ -208,6 +214,33 @@ class _Apply:
             return outcome
         finally:
             self._release(item, lease, finished=succeeded)
+
+    def close_run(self, item: PlanItem) -> Outcome:
+        """End a managed run left RUNNING by an apply that is gone. Only the holder of its spec's claim
+        may: while another apply's claim is live (it may be training that very run) the run is left
+        alone; holding the claim, no other apply trains the spec, so a run still RUNNING is dead."""
+        assert item.run_id is not None and item.spec_hash is not None
+        run = self.registry.get_run(item.run_id)
+        if run is None or run.status != tag.RUN_RUNNING:
+            return Outcome(item, Status.SKIPPED, f"run {item.run_id} already ended"
+                           + (f" ({run.status})" if run is not None else ""), run_id=item.run_id)
+        got = self.claims.acquire(item.spec_hash)
+        if not isinstance(got, Lease):
+            return Outcome(item, Status.SKIPPED, f"left alone: another apply's claim on its spec is live "
+                                                 f"({_holding(got)})", run_id=item.run_id)
+        closed = False
+        try:
+            run = self.registry.get_run(item.run_id)  # again, under the claim
+            if run is not None and run.status == tag.RUN_RUNNING:
+                self.registry.mark_run_failed(item.run_id)
+                closed = True
+        finally:
+            self._release(item, got, finished=self._finished_run(item.spec_hash) is not None)
+        if not closed:
+            return Outcome(item, Status.SKIPPED, f"run {item.run_id} ended meanwhile", run_id=item.run_id)
+        self.cleanups.append(f"run {item.run_id} of {item.subject.split(' ')[0]} was left RUNNING by an apply "
+                             "that is gone (no live claim): marked FAILED")
+        return Outcome(item, Status.DONE, "marked FAILED: no apply holds its spec's claim", run_id=item.run_id)
 
     def _train_holding(self, item: PlanItem, lease: Lease) -> tuple[Outcome, bool]:
         """Train ``item`` while holding its claim; the outcome, and whether a FINISHED run of it now exists."""

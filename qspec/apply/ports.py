@@ -55,7 +55,8 @@ class Registry(Protocol):
     def set_version_tags(self, name: str, version: int, tags: Mapping[str, str]) -> None: ...
 
     def mark_run_failed(self, run_id: str) -> None:
-        """End a run left RUNNING by a dead apply (its claim expired), so that it is not waited on."""
+        """End a run left RUNNING by a dead apply (its claim expired) as FAILED, so that it is not
+        waited on, with whatever it left unfinished (MLflow: its logged models still PENDING)."""
         ...
 
     # --- claims: the primitives ``qspec.apply.claims`` builds one-training-per-hash on ------------

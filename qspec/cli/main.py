@@ -37,7 +37,11 @@ READ_ONLY = frozenset({"validate", "schema", "plan", "status"})
 
 
 def _echo_err(text: str, *, fg: str | None = None, bold: bool = False) -> None:
+    """Every line qspec writes to stderr (errors, hints, notes), with secrets masked (``qspec.secrets``)."""
+    from qspec.secrets import mask
+
     color = None if not os.environ.get("NO_COLOR") else False
+    text = mask(text)
     if _State.hidden:  # under GitHub Actions: an error message may quote the tracking URI
         from qspec.cli.github import scrub
 
@@ -91,6 +95,12 @@ def cli(debug: bool) -> None:
     _State.annotated = False
     _State.hidden = ()
     github_secrets()  # before anything is printed
+    # stdout is qspec's output only (JSON with --format json): MLflow prints "View run ... at" to
+    # stdout when a run against a server ends. qspec names its runs itself.
+    os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
+    from qspec.secrets import install_log_masking
+
+    install_log_masking()  # a library that logs a token (in an error, a URL) logs it masked
     if not debug:
         import logging
 
@@ -192,7 +202,7 @@ def main(argv: list[str] | None = None) -> Any:
         raise SystemExit(1) from None
     except QspecError as exc:
         if _State.debug:
-            traceback.print_exc()
+            _echo_err(traceback.format_exc().rstrip())
         from qspec.cli import github
 
         if github.enabled() and not _State.annotated:

@@ -21,6 +21,8 @@ from qspec.errors import QspecError
 SPECS_HELP = "Spec directory (default: specs/ at the root of the repository you are in)."
 REV_HELP = "Read the specs at this git revision instead of the work tree."
 URI_HELP = "MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else the embedded store in .qspec/)."
+ALLOW_EMPTY_HELP = ("With --prune, allow deleting every alias of a model (every spec file emptied would delete all "
+                    "of them, production included; refused without this).")
 MEMORY_HELP = ("Most memory one training may use, e.g. 8GiB (default: $QSPEC_MAX_MEMORY, else 80% of this "
                "machine's); a training estimated to need more is blocked in the plan.")
 
@@ -58,13 +60,15 @@ def _note(text: str) -> None:
     "--check does; 0 when in sync; 1 on error. An alias git no longer declares counts only with --prune "
     "(without it the alias is kept, and reported)."))
 @click.option("--prune", is_flag=True, help="Plan to delete managed aliases that git no longer declares.")
+@click.option("--allow-empty", is_flag=True, help=ALLOW_EMPTY_HELP)
 @click.option("--only", default=None, help="Only this Experiment (and the Models registering it), or this Model.")
 @click.option("--max-memory", default=None, help=MEMORY_HELP)
 @click.option("-out", "--out", "out", default=None, metavar="FILE", help=(
     "Save the plan to FILE (JSON: the items, the git commit, a fingerprint of the registry) for "
     "qspec apply FILE, which applies exactly it, or refuses if git or the registry moved since."))
 def plan(specs_dir: str | None, rev: str | None, tracking_uri: str | None, base: str | None, fmt: str,
-         detailed_exitcode: bool, prune: bool, only: str | None, max_memory: str | None, out: str | None) -> None:
+         detailed_exitcode: bool, prune: bool, allow_empty: bool, only: str | None, max_memory: str | None,
+         out: str | None) -> None:
     """Show what apply would train, register and promote, and what it would cost.
 
     Each training lists the spec fields that changed since the version it replaces, and its use of
@@ -75,7 +79,7 @@ def plan(specs_dir: str | None, rev: str | None, tracking_uri: str | None, base:
 
     hidden = _github(tracking_uri)
     result = api.plan(specs=_specs(specs_dir), rev=rev, base=base, tracking_uri=tracking_uri, prune=prune, only=only,
-                      max_memory=max_memory)
+                      max_memory=max_memory, allow_empty=allow_empty)
     _describe_context(result)
     click.echo(render(result.plan, fmt), nl=False)
     if hidden is not None:
@@ -119,6 +123,7 @@ def _describe_context(result: Any) -> None:
 @click.option("--dry-run", is_flag=True, help="Only show the plan; the same as qspec plan.")
 @click.option("--only", default=None, help="Only this Experiment (and the Models registering it), or this Model.")
 @click.option("--prune", is_flag=True, help="Delete managed aliases that git no longer declares.")
+@click.option("--allow-empty", is_flag=True, help=ALLOW_EMPTY_HELP)
 @click.option("--allow-dirty", is_flag=True, help="Apply uncommitted spec changes (runs are tagged qspec.git_dirty).")
 @click.option("--allow-blocked", is_flag=True,
               help="Exit 0 even when an item stays blocked (a gate, budget, requirement, missing ref).")
@@ -136,8 +141,9 @@ def _describe_context(result: Any) -> None:
     "version, move no alias. With --only NAME#HASH (a training as plan lists it) one training: a CI matrix "
     "job. A later qspec apply registers and promotes."))
 def apply(plan_file: str | None, specs_dir: str | None, rev: str | None, tracking_uri: str | None, auto_approve: bool,
-          dry_run: bool, only: str | None, prune: bool, allow_dirty: bool, allow_blocked: bool, fmt: str,
-          max_memory: str | None, wait_timeout: float | None, artifact_location: str | None, train_only: bool) -> None:
+          dry_run: bool, only: str | None, prune: bool, allow_empty: bool, allow_dirty: bool, allow_blocked: bool,
+          fmt: str, max_memory: str | None, wait_timeout: float | None, artifact_location: str | None,
+          train_only: bool) -> None:
     """Reconcile the MLflow registry with the specs: train, register, move aliases.
 
     With FILE (from qspec plan -out FILE): apply exactly that plan, without planning again or asking;
@@ -162,7 +168,7 @@ def apply(plan_file: str | None, specs_dir: str | None, rev: str | None, trackin
 
     if dry_run:
         dry = api.plan(specs=_specs(specs_dir), rev=rev, tracking_uri=tracking_uri, prune=prune, only=only,
-                       max_memory=max_memory)
+                       max_memory=max_memory, allow_empty=allow_empty)
         if train_only:
             dry.plan = api.trainings_only(dry.plan)
         _describe_context(dry)
@@ -191,7 +197,8 @@ def apply(plan_file: str | None, specs_dir: str | None, rev: str | None, trackin
         outcome = api.apply(specs=_specs(specs_dir), rev=rev, tracking_uri=tracking_uri, prune=prune, only=only,
                             allow_dirty=allow_dirty, max_memory=max_memory, confirm=confirm,
                             progress=progress.update, note=_note, wait_timeout=wait_timeout,
-                            artifact_location=artifact_location, train_only=train_only)
+                            artifact_location=artifact_location, train_only=train_only,
+                            allow_empty=allow_empty)
     if outcome is None:
         _note("Apply cancelled; nothing changed.")
         raise SystemExit(1)
@@ -202,7 +209,7 @@ def apply(plan_file: str | None, specs_dir: str | None, rev: str | None, trackin
 
 #: apply options that a saved plan fixes: given with FILE they would be ignored, so they are refused.
 SAVED_FIXES = {"specs_dir": "--specs", "rev": "--rev", "only": "--only", "prune": "--prune", "dry_run": "--dry-run",
-               "max_memory": "--max-memory", "train_only": "--train-only"}
+               "max_memory": "--max-memory", "train_only": "--train-only", "allow_empty": "--allow-empty"}
 
 
 def _apply_saved(plan_file: str, *, tracking_uri: str | None, allow_dirty: bool, allow_blocked: bool,
@@ -260,7 +267,7 @@ def _finish(result: Any, planned: Any, fmt: str, allow_blocked: bool, *, shown: 
             if failed.error is not None and not isinstance(failed.error, QspecError):
                 _note("  hint: this is a bug in qspec; rerun with qspec --debug apply and report the traceback")
             if failed.error is not None and _debug():
-                traceback.print_exception(failed.error)
+                _note("".join(traceback.format_exception(failed.error)).rstrip())
         raise SystemExit(1)
     _refuse_blocked(result, allow_blocked)
 

@@ -50,6 +50,7 @@ class Action(StrEnum):
     MOVE_ALIAS = "move-alias"
     DELETE_ALIAS = "delete-alias"
     DELETE_VERSION = "delete-version"
+    CLOSE_RUN = "close-run"
     BLOCKED = "blocked"
     DRIFT = "drift"
 
@@ -81,6 +82,7 @@ _SYMBOLS = {
     Action.MOVE_ALIAS: "~",
     Action.DELETE_ALIAS: "-",
     Action.DELETE_VERSION: "-",
+    Action.CLOSE_RUN: "~",
     Action.BLOCKED: "!",
     Action.DRIFT: "?",
 }
@@ -95,6 +97,7 @@ _BUCKETS = {
     Action.UPDATE_DESCRIPTION: "change",
     Action.DELETE_ALIAS: "delete",
     Action.DELETE_VERSION: "delete",
+    Action.CLOSE_RUN: "change",
     Action.BLOCKED: "blocked",
     Action.DRIFT: "drift",
 }

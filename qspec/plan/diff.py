@@ -23,6 +23,8 @@ Experiment:
 - A Model's ``metadata.description``, when git declares one, is the registered model's description.
 - Every Experiment git declares needs one finished run of its hash, whether or not a Model
   registers it: train (or blocked, as a build is). A hash a model's plan trains is trained once.
+- A managed run left RUNNING whose spec this plan does not train (a FINISHED run of it exists, or
+  the spec is gone) is closed: apply marks it FAILED unless a live claim covers it.
 """
 
 from __future__ import annotations
@@ -92,6 +94,7 @@ def diff(desired: DesiredState, actual: ActualState, *, prune: bool = False,
         if (selected is not None and name not in selected) or build.spec_hash in decided:
             continue
         items.extend(_diff_experiment(build, actual.runs_by_hash.get(build.spec_hash, []), training))
+    items.extend(_abandoned_runs(desired, actual, training, only, selected))
     for name in sorted(actual.models):
         model = actual.models[name]
         if name in desired.models or not model.managed or (only is not None and name not in only):
@@ -102,6 +105,38 @@ def diff(desired: DesiredState, actual: ActualState, *, prune: bool = False,
             items.append(_undeclared_alias(name, alias, version, prune, Reason.MODEL_UNDECLARED,
                                            "its Model is no longer declared in git"))
     return Plan(tuple(items), prune=prune)
+
+
+def _abandoned_runs(desired: DesiredState, actual: ActualState, training: set[str],
+                    only: Collection[str] | None, only_experiments: Collection[str] | None) -> list[PlanItem]:
+    """A managed run that is RUNNING while this plan does not train its spec (a TRAIN deals with the
+    RUNNING runs of its own spec): a FINISHED run of the spec exists (a lost ``runs/create`` answer
+    that MLflow's client retried left a second run), or nothing declares the spec any more. Its
+    apply is gone unless that apply's claim on the spec is live, which only apply can tell: the item
+    closes the run as FAILED holding the claim, and leaves it alone while another apply holds it.
+    With ``only``, only the runs of the selected Models' and Experiments' specs."""
+    selected: set[str] | None = None
+    if only is not None or only_experiments is not None:
+        selected = {h for name, m in desired.models.items() if only is None or name in only for h in m.builds}
+        selected |= {b.spec_hash for name, b in desired.experiments.items()
+                     if only_experiments is None or name in only_experiments}
+    out: list[PlanItem] = []
+    for run in sorted(actual.runs, key=lambda r: (r.start_time or 0, r.run_id)):
+        if run.status != tag.RUN_RUNNING or run.spec_hash is None or run.spec_hash in training:
+            continue
+        if selected is not None and run.spec_hash not in selected:
+            continue
+        siblings = actual.runs_by_hash.get(run.spec_hash, [])
+        finished = [r.run_id for r in siblings if r.finished]
+        name = run.tags.get(tag.SPEC_NAME, "?")
+        why = (f"run {finished[0]} of spec {short(run.spec_hash)} FINISHED, this one never ended" if finished
+               else f"spec {short(run.spec_hash)} is not trained by this plan")
+        out.append(PlanItem(
+            Action.CLOSE_RUN, f"{name}#{short(run.spec_hash)} run {run.run_id}", old=TagValue(tag.RUN_RUNNING),
+            new=TagValue(tag.RUN_FAILED), experiment=name, spec_hash=run.spec_hash, run_id=run.run_id,
+            code=Reason.RUN_ABANDONED,
+            reason=f"{why}: apply marks it FAILED unless another apply's claim on the spec is live"))
+    return out
 
 
 def _diff_experiment(build: Build, runs: list[RunInfo], training: set[str]) -> list[PlanItem]:
@@ -380,6 +415,29 @@ def _version_tag_drift(registered: RegisteredModelInfo, actual: ActualState) -> 
         out.append(PlanItem(Action.UPDATE_TAGS, subject, old=old, new=new, model=registered.name,
                             version=version.version, run_id=run.run_id, tags=changed, code=Reason.RESTORE_TAGS,
                             reason=f"restore the tags of run {run.run_id}"))
+    return out
+
+
+def emptied_models(plan: Plan, actual: ActualState) -> list[str]:
+    """The managed models that ``plan`` (made with ``prune``) would leave with no alias at all: it
+    deletes every alias they have and sets none. An empty desired set (every spec file emptied, a
+    Deployment deleted by mistake) makes that plan for every model, production included; as Argo CD
+    refuses to sync an application to zero resources without ``allowEmpty``, ``qspec.api.plan``
+    refuses it without ``--allow-empty``."""
+    deleting: dict[str, set[str]] = {}
+    pointing: set[str] = set()
+    for item in plan.items:
+        if item.model is None or item.alias is None:
+            continue
+        if item.action is Action.DELETE_ALIAS:
+            deleting.setdefault(item.model, set()).add(item.alias)
+        elif item.action in (Action.SET_ALIAS, Action.MOVE_ALIAS):
+            pointing.add(item.model)
+    out: list[str] = []
+    for name, aliases in sorted(deleting.items()):
+        model = actual.models.get(name)
+        if model is not None and model.managed and name not in pointing and set(model.aliases) <= aliases:
+            out.append(name)
     return out
 
 

@@ -31,6 +31,10 @@ class Reason(StrEnum):
     CREDENTIALS_MISSING = "credentials-missing"  # the target needs an account that is not configured: blocked
     MEMORY_EXCEEDED = "memory-exceeded"  # the training's peak memory exceeds what it may use: blocked
     DUPLICATE_VERSION = "duplicate-version"  # a second version of one hash (two applies raced): delete it
+    # A managed run is RUNNING and this plan does not train its spec (a FINISHED run of it exists, or the
+    # spec is no longer declared): its apply is gone unless that apply's claim is live. Apply closes it
+    # as FAILED holding the spec's claim, and leaves it alone while another apply's claim is live.
+    RUN_ABANDONED = "run-abandoned"
     # --- a stage (an alias git declares) --------------------------------------------------------------
     REF_UNRESOLVED = "ref-unresolved"  # its ref cannot be read
     STAGE_DECLARED_TWICE = "stage-declared-twice"  # two Deployments declare the alias

@@ -182,7 +182,15 @@ class MlflowRegistry:
             self._call("set_model_version_tag", name, str(version), key, value)
 
     def mark_run_failed(self, run_id: str) -> None:
+        """End the run FAILED, and fail the logged models it left PENDING (a kill between creating the
+        logged model and its upload leaves one; MLflow finalizes it only when the upload returns)."""
         self._call("set_terminated", run_id, status="FAILED")
+        run = self._call("get_run", run_id)
+        # (A filter on ``status`` matches nothing in MLflow 3's SQL store: the status is compared here.)
+        for model in self._pages("search_logged_models", 100, experiment_ids=[run.info.experiment_id],
+                                 filter_string=f"source_run_id = {_quote(run_id)}"):
+            if str(model.status) == "PENDING":
+                self._call("finalize_logged_model", model.model_id, "FAILED")
 
     # --- claims -----------------------------------------------------------------------------------
 

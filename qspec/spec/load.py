@@ -34,7 +34,7 @@ from qspec.spec.models import (
     Resource,
     shown,
 )
-from qspec.spec.source import SpecSource, open_source
+from qspec.spec.source import DATA_HINT, SpecSource, open_source
 from qspec.spec.table import CELL_HINT, TableError, read_table
 from qspec.spec.yamlload import Document, parse_documents
 
@@ -411,7 +411,11 @@ def _data_fingerprint(experiment: Experiment, document: Document, source: SpecSo
                 "csv paths are relative to the repository root; is the file committed?")
         )
         return None
-    content = source.read(path)
+    try:
+        content = source.read(path)
+    except SourceError as exc:  # refused (not tracked, under .git/, out of the repository) or unreadable
+        problems.append(_at(document, ("spec", "data", "source"), exc.message, exc.hint or DATA_HINT))
+        return None
     for where, message, hint in _check_csv(experiment, path, content):
         problems.append(_at(document, where, message, hint))
     return data_fingerprint(data.source, content)

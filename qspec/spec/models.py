@@ -260,6 +260,11 @@ class DataSpec(SpecModel):
                     f"csv path {shown(path)} leaves the repository",
                     "keep data files inside the repository so that git versions them",
                 )
+            if ".git" in normal.split("/"):
+                raise spec_error(
+                    f"csv path {shown(path)} is inside .git/, git's own files, not a data set",
+                    "point csv: at a data file that git tracks, e.g. csv:data/my-set.csv",
+                )
             return "csv:" + normal
         raise spec_error(
             f"unknown data source {shown(value)}",

@@ -27,6 +27,7 @@ from qspec import tags as tag
 from qspec.errors import QspecError, TrackingError
 from qspec.plugins.targets import run_tags as target_tags
 from qspec.quantum.result import IterationRecord, TrainingResult
+from qspec.secrets import mask, mask_files, mask_mapping
 from qspec.spec.load import Loaded
 from qspec.spec.models import Experiment
 from qspec.store import Tracking, connect, mlflow_errors
@@ -266,8 +267,8 @@ class RunRecorder:
         from mlflow.entities import Param
 
         with mlflow_errors(f"cannot log the params of run {self.run_id}", self.tracking.uri):
-            self.tracking.client.log_batch(self.run_id, params=[Param(k, v) for k, v in params.items()])
-        self.params.update(params)
+            self.tracking.client.log_batch(self.run_id, params=[Param(k, v) for k, v in mask_mapping(params).items()])
+        self.params.update(mask_mapping(params))
 
     def log_metrics(self, metrics: dict[str, float], step: int = 0) -> None:
         from mlflow.entities import Metric
@@ -282,10 +283,12 @@ class RunRecorder:
         from mlflow.entities import RunTag
 
         with mlflow_errors(f"cannot tag run {self.run_id}", self.tracking.uri):
-            self.tracking.client.log_batch(self.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+            self.tracking.client.log_batch(self.run_id, tags=[RunTag(k, v) for k, v in mask_mapping(tags).items()])
 
     def log_artifacts(self, directory: Path) -> None:
-        """Upload a directory in one call; a failure names the artifact location."""
+        """Upload a directory in one call (its text files masked of secrets); a failure names the artifact
+        location."""
+        mask_files(directory)
         with mlflow_errors(
             f"cannot write the artifacts of run {self.run_id} to {self.artifact_uri}",
             self.tracking.uri,
@@ -337,7 +340,7 @@ def tracked_run(
         run = tracking.client.create_run(
             experiment_id,
             start_time=start_ms,
-            tags={**run_tags(loaded, git_commit=git_commit, git_dirty=git_dirty), **(tags or {})},
+            tags=mask_mapping({**run_tags(loaded, git_commit=git_commit, git_dirty=git_dirty), **(tags or {})}),
             run_name=run_name(loaded),
         )
     recorder = RunRecorder(tracking, run.info.run_id, experiment_id, loaded, start_ms, run.info.artifact_uri)
@@ -354,7 +357,7 @@ def tracked_run(
         if isinstance(exc, QspecError) or not isinstance(exc, Exception):
             raise
         raise TrackingError(
-            f"training {loaded.name} failed and run {recorder.run_id} was marked FAILED: {exc}",
+            mask(f"training {loaded.name} failed and run {recorder.run_id} was marked FAILED: {exc}"),
             where=loaded.file,
         ) from exc
     _end(recorder, RunStatus.to_string(RunStatus.FINISHED))
@@ -373,12 +376,17 @@ def _end(recorder: RunRecorder, status: str, error: BaseException | None = None)
         recorder.buffer.clear()
     # the tag is a courtesy; what matters is that the run stops being RUNNING
     with contextlib.suppress(Exception):
-        client.set_tag(recorder.run_id, tag.ERROR, (str(error) or type(error).__name__)[:4000])
+        client.set_tag(recorder.run_id, tag.ERROR, mask(str(error) or type(error).__name__)[:4000])
+    with contextlib.suppress(Exception):  # a logged model whose upload failed must not stay PENDING
+        query = f"source_run_id = '{recorder.run_id}'"  # MLflow's SQL store cannot filter on status
+        for model in client.search_logged_models([recorder.experiment_id], filter_string=query):
+            if str(model.status) == "PENDING":
+                client.finalize_logged_model(model.model_id, "FAILED")
     try:
         client.set_terminated(recorder.run_id, status)
     except Exception as exc:
         raise TrackingError(
-            f"run {recorder.run_id} failed and could not be marked {status}: {exc}",
+            mask(f"run {recorder.run_id} failed and could not be marked {status}: {exc}"),
             where=recorder.tracking.uri,
         ) from error
 

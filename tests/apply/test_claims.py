@@ -348,3 +348,68 @@ def test_claims_never_show_in_a_snapshot() -> None:
     held(claims(registry, clock, "A").acquire(H1))
     assert dict(registry.snapshot().models) == {}
     assert tag.is_claim_model(tag.claim_model_name(H1, 1))
+
+
+class TestStuckRunsAreClosed:
+    """A managed run left RUNNING while a FINISHED run of its spec exists (MLflow's client retried a
+    ``runs/create`` whose answer was lost, then the apply trained the second run) used to stay RUNNING
+    for ever behind "No changes". Now it is a close-run item, done under the spec's claim."""
+
+    def seeded(self) -> tuple[MemoryRegistry, RunInfo]:
+        registry = MemoryRegistry()
+        stuck = registry.add_run(H1, status="RUNNING")
+        registry.add_run(H1, metrics={"test_accuracy": 0.9})
+        registry.add_model("m")
+        registry.register_version("m", registry.runs["run2"], {tag.MANAGED: "true", tag.SPEC_HASH: H1})
+        registry.set_alias("m", "staging", 1)
+        registry.set_model_tags("m", {tag.alias_record("staging"): "1"})
+        return registry, stuck
+
+    def test_a_stuck_run_with_no_live_claim_is_closed_even_though_its_spec_finished(self) -> None:
+        registry, stuck = self.seeded()
+        clock = FakeClock()
+        plan = diff(STATE, registry.snapshot())
+        assert [(i.action, i.run_id) for i in plan.items] == [(Action.CLOSE_RUN, stuck.run_id)]
+        assert not plan.in_sync  # plan --detailed-exitcode and status --check say so
+
+        result = run_apply(registry, clock, FakeTrainer(registry))
+        close = outcome(result, Action.CLOSE_RUN)
+        assert close.status is Status.DONE and registry.runs[stuck.run_id].status == "FAILED"
+        assert any(f"run {stuck.run_id}" in c for c in result.cleanups)
+        assert registry.claims_for(H1) == []  # the claim taken to close it is released (a FINISHED run exists)
+        assert diff(STATE, registry.snapshot()).items == ()  # and then nothing is left to do
+
+    def test_an_expired_claim_does_not_protect_its_run(self) -> None:
+        registry, stuck = self.seeded()
+        clock = FakeClock()
+        other_holder(registry, clock, run=stuck)
+        clock.now += LEASE + 1
+        result = run_apply(registry, clock, FakeTrainer(registry))
+        assert outcome(result, Action.CLOSE_RUN).status is Status.DONE
+        assert registry.runs[stuck.run_id].status == "FAILED"
+
+    def test_a_run_whose_claim_is_live_is_never_touched(self) -> None:
+        registry, stuck = self.seeded()
+        clock = FakeClock()
+        holder = other_holder(registry, clock, run=stuck)
+        clock.now += 0.9 * LEASE
+        holder.renew()
+        clock.now += 0.9 * LEASE  # past the first lease, inside the renewed one: live
+        calls = len(registry.calls)
+        result = run_apply(registry, clock, FakeTrainer(registry))
+        close = outcome(result, Action.CLOSE_RUN)
+        assert close.status is Status.SKIPPED and "another apply's claim on its spec is live" in close.detail
+        assert "host-b pid 7 id beef" in close.detail
+        assert registry.runs[stuck.run_id].status == "RUNNING"
+        assert not any(c.startswith("mark_run_failed") for c in registry.calls[calls:])
+        assert [c.holder for c in registry.claims_for(H1)] == ["host-b pid 7 id beef"]  # its claim stays
+        assert result.ok and result.cleanups == ()
+
+    def test_a_run_that_ended_since_the_plan_is_left_as_it_is(self) -> None:
+        registry, stuck = self.seeded()
+        plan = diff(STATE, registry.snapshot())
+        registry.runs[stuck.run_id] = RunInfo(stuck.run_id, H1, "FINISHED", {}, stuck.tags)
+        result = apply(plan, registry, FakeTrainer(registry), claims=claims(registry, FakeClock(), "A"))
+        close = outcome(result, Action.CLOSE_RUN)
+        assert close.status is Status.SKIPPED and "already ended (FINISHED)" in close.detail
+        assert registry.claims_for(H1) == []

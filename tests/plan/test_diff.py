@@ -93,6 +93,19 @@ CASES = [
          [(A.TRAIN, f"exp#{H1[:12]}", R.RUN_RUNNING), (A.REGISTER, "m", R.AFTER_TRAINING),
           (A.SET_ALIAS, "m@staging", R.ALIAS_DECLARED)],
          reasons={0: "waits for it while another apply's claim on the spec is live"}),
+    Case("a RUNNING run beside a FINISHED one of its spec (a retried runs/create) is closed",
+         desired(model()),
+         actual(registered(versions=[version(1, "r1")], aliases={"staging": 1}),
+                runs=[run("r0", status="RUNNING"), run("r1", start=2)]),
+         [(A.CLOSE_RUN, f"exp#{H1[:12]} run r0", R.RUN_ABANDONED)],
+         reasons={0: "run r1 of spec"}),
+    Case("a RUNNING run of a spec git no longer declares is closed; a TRAIN's own RUNNING runs are not",
+         desired(model(head_hash=H2)),
+         actual(registered(versions=[version(1, "r1")], aliases={"staging": 1}),
+                runs=[run("r1"), run("r3", H3, status="RUNNING"), run("r2", H2, status="RUNNING")]),
+         [(A.TRAIN, f"exp#{H2[:12]}", R.RUN_RUNNING), (A.REGISTER, "m", R.AFTER_TRAINING),
+          (A.MOVE_ALIAS, "m@staging", R.ALIAS_DECLARED), (A.CLOSE_RUN, f"exp#{H3[:12]} run r3", R.RUN_ABANDONED)],
+         reasons={3: "not trained by this plan"}),
     Case("a version without its alias: set the alias",
          desired(model()), actual(registered(versions=[version(1, "r1")]), runs=[run("r1")]),
          [(A.SET_ALIAS, "m@staging", R.ALIAS_DECLARED)]),
@@ -379,3 +392,17 @@ def test_counts_has_changes_and_in_sync() -> None:
     assert not blocked_only.has_changes and not blocked_only.in_sync
     synced = diff(CASES[1].desired, CASES[1].actual)
     assert not synced.has_changes and synced.in_sync
+
+
+def test_a_prune_that_empties_a_model_is_named_and_one_that_leaves_an_alias_is_not() -> None:
+    from qspec.plan.diff import emptied_models
+
+    serving = registered(versions=[version(1, "r1")], aliases={"staging": 1, "production": 1})
+    nothing_declared = actual(serving, runs=[run("r1")])
+    assert emptied_models(diff(desired(), nothing_declared, prune=True), nothing_declared) == ["m"]
+    assert emptied_models(diff(desired(), nothing_declared), nothing_declared) == []  # nothing deleted
+    one_left = diff(desired(model(stages=[head("staging")])), nothing_declared, prune=True)
+    assert [i.action for i in one_left.items] == [Action.DELETE_ALIAS]
+    assert emptied_models(one_left, nothing_declared) == []
+    renamed = diff(desired(model(stages=[head("canary")])), nothing_declared, prune=True)
+    assert emptied_models(renamed, nothing_declared) == []  # every old alias goes, a new one comes

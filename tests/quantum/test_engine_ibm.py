@@ -69,3 +69,44 @@ def test_ibm_path_runs_end_to_end_in_local_mode(monkeypatch: pytest.MonkeyPatch,
     assert result.extra["exact_training"] is False and result.iterations == 10
     assert result.shots_used == 2000 * 11 and -2.0 < result.metrics["energy"] < 0.0
     assert result.estimate.cost_usd > 0
+
+
+class TestIbmNetworkErrors:
+    """A DNS or connection failure is a network error, not "check your API token" (which the
+    runtime itself says for a host that does not resolve)."""
+
+    def test_an_unresolvable_service_is_a_network_error(self, no_account: None,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("QISKIT_IBM_TOKEN", "qspec-fake-token-not-sent-anywhere")
+        monkeypatch.setenv("QISKIT_IBM_URL", "https://qspec-tests.invalid")  # RFC 6761: never resolves
+        with pytest.raises(BackendError) as info:
+            ibm_service()
+        assert "cannot reach IBM Quantum" in info.value.message and "DNS" in info.value.message
+        assert "network" in (info.value.hint or "") and "not a credential problem" in (info.value.hint or "")
+        assert "valid API token" not in str(info.value) and "qspec-fake-token" not in str(info.value)
+
+    def test_a_refused_token_is_still_a_credential_error(self, no_account: None,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+        def refuse(self, **kwargs) -> None:
+            raise qiskit_ibm_runtime.accounts.InvalidAccountError("Unable to retrieve instances.")
+
+        monkeypatch.setattr(qiskit_ibm_runtime.QiskitRuntimeService, "__init__", refuse)
+        monkeypatch.setenv("QISKIT_IBM_TOKEN", "qspec-fake-token")
+        with pytest.raises(BackendError, match="cannot connect to IBM Quantum") as info:
+            ibm_service()
+        assert "QISKIT_IBM_TOKEN" in (info.value.hint or "")
+
+    @pytest.mark.parametrize("error", [ConnectionRefusedError(111, "Connection refused"), TimeoutError("timed out")])
+    def test_a_connection_failure_opening_a_device_is_a_network_error(self, monkeypatch: pytest.MonkeyPatch,
+                                                                      error: OSError) -> None:
+        from qspec.plugins.targets.ibm import PLUGIN
+        from qspec.spec.models import BackendSpec
+
+        class Service:
+            def backend(self, name: str):
+                raise RuntimeError("request failed") from error
+
+        monkeypatch.setattr("qspec.plugins.targets.ibm.service", lambda: Service())
+        with pytest.raises(BackendError, match="cannot reach IBM Quantum to open 'ibm_torino'") as info:
+            PLUGIN.open(BackendSpec(target="ibm:ibm_torino", shots=100), 2)
+        assert "no connection" in info.value.message and "not a credential problem" in (info.value.hint or "")
