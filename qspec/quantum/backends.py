@@ -24,7 +24,7 @@ from qspec.plugins.targets._memory import aer_method
 from qspec.quantum.circuits import Circuits
 from qspec.quantum.estimate import EXACT_CHUNK_AMPLITUDES, measurement_groups
 from qspec.quantum.result import DeviceInfo
-from qspec.quantum.simulate import Observable, StatevectorBatch
+from qspec.quantum.simulate import Observable, StatevectorBatch, single_threaded_blas
 from qspec.spec.models import BackendSpec
 
 # Aer runs the rows of one call as parallel experiments (max_parallel_experiments=0: all cores);
@@ -279,10 +279,11 @@ class ExactEvaluator:
     def expectations(self, features: np.ndarray, weights: np.ndarray, index: np.ndarray) -> np.ndarray:
         self.executions += len(weights)
         out = np.empty(len(weights))
-        for start in self._slices(len(weights)):
-            stop = start + max(1, EXACT_CHUNK_AMPLITUDES // self.batch.dim)
-            states = self.states(features, weights[start:stop], index[start:stop])
-            out[start:stop] = self.observable.expectations(states)
+        with single_threaded_blas():
+            for start in self._slices(len(weights)):
+                stop = start + max(1, EXACT_CHUNK_AMPLITUDES // self.batch.dim)
+                states = self.states(features, weights[start:stop], index[start:stop])
+                out[start:stop] = self.observable.expectations(states)
         return out
 
     def gradients(self, features: np.ndarray, weights: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -293,11 +294,12 @@ class ExactEvaluator:
         values = np.empty(len(weights))
         grads = np.empty((len(weights), len(self.weight_columns)))
         step = max(1, EXACT_CHUNK_AMPLITUDES // self.batch.dim)
-        for start in self._slices(len(weights)):
-            stop = start + step
-            state, rows = self._start(features, weights[start:stop], index[start:stop])
-            values[start:stop], grads[start:stop] = self.batch.gradients(
-                state, rows, self.prefix, self.observable.apply, self.weight_columns)
+        with single_threaded_blas():
+            for start in self._slices(len(weights)):
+                stop = start + step
+                state, rows = self._start(features, weights[start:stop], index[start:stop])
+                values[start:stop], grads[start:stop] = self.batch.gradients(
+                    state, rows, self.prefix, self.observable.apply, self.weight_columns)
         return values, grads
 
 
