@@ -372,14 +372,16 @@ def single_threaded_blas() -> contextlib.AbstractContextManager[Any]:
         from threadpoolctl import threadpool_limits
     except ImportError:  # threadpoolctl comes with scikit-learn; without it, leave BLAS as it is
         return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
+    limits: contextlib.AbstractContextManager[Any] = threadpool_limits(1, user_api="blas")
+    return limits
 
 
 def _dot(a: np.ndarray, b: np.ndarray, scratch: _Scratch) -> np.ndarray:
     """<a_r|b_r> for each row r of two (rows, L, R) views (np.vecdot is slow on long inner axes)."""
     conj = scratch.take(a, 2)
     np.conjugate(a, out=conj)
-    return np.einsum("rlk,rlk->r", conj, b)
+    out: np.ndarray = np.einsum("rlk,rlk->r", conj, b)
+    return out
 
 
 class Observable:
@@ -394,7 +396,8 @@ class Observable:
     def apply(self, states: np.ndarray) -> np.ndarray:
         """O psi for each row (a new C-contiguous array)."""
         if self.diagonal is not None:
-            return states * self.diagonal
+            applied: np.ndarray = states * self.diagonal
+            return applied
         assert self.matrix is not None
         return np.ascontiguousarray((self.matrix @ states.T).T)
 
