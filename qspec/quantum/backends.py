@@ -24,7 +24,7 @@ from qspec.plugins.targets._memory import aer_method
 from qspec.quantum.circuits import Circuits
 from qspec.quantum.estimate import EXACT_CHUNK_AMPLITUDES, measurement_groups
 from qspec.quantum.result import DeviceInfo
-from qspec.quantum.simulate import StatevectorBatch, expectation_values
+from qspec.quantum.simulate import Observable, StatevectorBatch, single_threaded_blas
 from qspec.spec.models import BackendSpec
 
 # Aer runs the rows of one call as parallel experiments (max_parallel_experiments=0: all cores);
@@ -234,7 +234,11 @@ class ExactEvaluator:
     """The numpy statevector over all rows at once (noiseless, ``shots: null``).
 
     The feature-only prefix of the circuit (the feature map) runs once per sample; the rest once
-    per row, starting from that sample's state.
+    per row, starting from that sample's state. Rows go through in slices of at most
+    ``EXACT_CHUNK_AMPLITUDES`` amplitudes, and each slice encodes only the samples its rows use,
+    so memory is bounded by the slice (``qspec.quantum.estimate.exact_path_bytes`` counts it) and
+    no sample is encoded twice when rows are sample-major. ``gradients`` differentiates by the
+    adjoint method (``adjoint`` says whether the circuit allows it).
     """
 
     transpiled = None
@@ -244,31 +248,59 @@ class ExactEvaluator:
         self.n_features = len(circuits.features)
         self.batch = StatevectorBatch(circuits.circuit, [*circuits.features, *circuits.weights])
         self.prefix = self.batch.split(set(range(self.n_features)))
+        self.observable = Observable(circuits.observable)
+        self.weight_columns = list(range(self.n_features, self.n_features + len(circuits.weights)))
+        self.adjoint = self.batch.differentiable(self.prefix, self.weight_columns)
         self.executions = 0
         self.shots_used = 0
 
-    def states(self, features: np.ndarray, weights: np.ndarray, index: np.ndarray) -> np.ndarray:
+    def _start(self, features: np.ndarray, weights: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The state of each row after the feature-only prefix, and the value matrix of the rows."""
         features = np.asarray(features, dtype=float)
+        weights = np.asarray(weights, dtype=float)
+        index = np.asarray(index, dtype=np.int64)
         if self.n_features == 0:  # VQE: no inputs, one shared start state
             features, index = np.zeros((1, 0)), np.zeros(len(weights), dtype=np.int64)
-        weights = np.asarray(weights, dtype=float)
-        n_weights = weights.shape[1]
-        head_values = np.concatenate([features, np.zeros((len(features), n_weights))], axis=1)
-        encoded = self.batch.states_from(self.batch.initial(len(features)), head_values, 0, self.prefix)
-        values = np.concatenate([features[index], weights], axis=1)
-        return self.batch.states_from(encoded[index], values, self.prefix, len(self.batch.ops))
+        used, inverse = np.unique(index, return_inverse=True)
+        head_values = np.concatenate([features[used], np.zeros((len(used), weights.shape[1]))], axis=1)
+        encoded = self.batch.run(self.batch.initial(len(used)), head_values, 0, self.prefix)
+        if not (len(used) == len(index) and np.array_equal(used, index)):
+            encoded = encoded[inverse]
+        return encoded, np.concatenate([features[index], weights], axis=1)
+
+    def _slices(self, rows: int) -> range:
+        return range(0, rows, max(1, EXACT_CHUNK_AMPLITUDES // self.batch.dim))
+
+    def states(self, features: np.ndarray, weights: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """The final state of every row (all held at once: for a few rows, like the fidelity's)."""
+        state, values = self._start(features, weights, index)
+        return self.batch.run(state, values, self.prefix, len(self.batch.ops))
 
     def expectations(self, features: np.ndarray, weights: np.ndarray, index: np.ndarray) -> np.ndarray:
         self.executions += len(weights)
-        # Rows go through in slices of bounded memory (EXACT_CHUNK_AMPLITUDES amplitudes each),
-        # so a 12-qubit model with thousands of shift rows does not need gigabytes at once.
-        step = max(1, EXACT_CHUNK_AMPLITUDES // self.batch.dim)
         out = np.empty(len(weights))
-        for start in range(0, len(weights), step):
-            stop = start + step
-            states = self.states(features, weights[start:stop], index[start:stop])
-            out[start:stop] = expectation_values(states, self.circuits.observable)
+        with single_threaded_blas():
+            for start in self._slices(len(weights)):
+                stop = start + max(1, EXACT_CHUNK_AMPLITUDES // self.batch.dim)
+                states = self.states(features, weights[start:stop], index[start:stop])
+                out[start:stop] = self.observable.expectations(states)
         return out
+
+    def gradients(self, features: np.ndarray, weights: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """<O> and d<O>/d weights of every row (rows x weights), by the adjoint method: one row each."""
+        if not self.adjoint:
+            raise ValueError("this circuit's weights are not bare rotation angles: use parameter shift")
+        self.executions += len(weights)
+        values = np.empty(len(weights))
+        grads = np.empty((len(weights), len(self.weight_columns)))
+        step = max(1, EXACT_CHUNK_AMPLITUDES // self.batch.dim)
+        with single_threaded_blas():
+            for start in self._slices(len(weights)):
+                stop = start + step
+                state, rows = self._start(features, weights[start:stop], index[start:stop])
+                values[start:stop], grads[start:stop] = self.batch.gradients(
+                    state, rows, self.prefix, self.observable.apply, self.weight_columns)
+        return values, grads
 
 
 class _PrimitiveEvaluator:

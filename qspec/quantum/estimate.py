@@ -4,8 +4,9 @@ Pure arithmetic over the spec (no qiskit, no data loaded unless a csv must be co
 ``qspec plan`` can show it and enforce ``budget`` cheaply; ``peak_memory_bytes`` gives the memory
 a training needs, from the same counts. The counts follow exactly how
 ``qspec.quantum.train`` evaluates: one parameter row per sample for gradient-free steps, ``1 + 2P``
-rows per sample for parameter-shift gradients, two rows per sample for SPSA (each optimizer
-plug-in says), and a final evaluation of the train and test splits on the declared backend.
+rows per sample for parameter-shift gradients on a primitive but one (adjoint-differentiated) row
+on the exact numpy path, two rows per sample for SPSA (each optimizer plug-in says), and a final
+evaluation of the train and test splits on the declared backend.
 """
 
 from __future__ import annotations
@@ -119,8 +120,8 @@ def _workload(spec: ExperimentSpec, read: Callable[[str], bytes] | None) -> _Wor
     if spec.task == "vqe" and spec.hamiltonian is not None and spec.backend.plugin.sampled_groups(spec.backend):
         # a sampler measures each qubit-wise commuting group in its own circuit
         groups = len(measurement_groups([lab for lab in spec.hamiltonian.terms if set(lab) != {"I"}]) or [[]])
-    return _Workload(n_train, n_test, optimizer.rows_per_sample(p), groups, optimizer.iterations(options, p),
-                     tuple(assumptions))
+    rows = optimizer.rows(p, exact=spec.backend.plugin.exact(spec.backend))
+    return _Workload(n_train, n_test, rows, groups, optimizer.iterations(options, p), tuple(assumptions))
 
 
 def estimate_resources(experiment: Experiment | ExperimentSpec, *,
@@ -152,39 +153,79 @@ def estimate_resources(experiment: Experiment | ExperimentSpec, *,
 
 # --- memory -------------------------------------------------------------------------------------
 
-#: Most amplitudes the exact numpy path holds per slice of rows (2**22 complex numbers: 64 MiB).
-EXACT_CHUNK_AMPLITUDES = 2**22
+#: Most amplitudes the exact numpy path holds per slice of rows (2**16 complex numbers: 1 MiB, so
+#: a slice's states stay in cache; larger slices were slower at 12 and 16 qubits, and Python's
+#: per-gate overhead is small against a slice this size).
+EXACT_CHUNK_AMPLITUDES = 2**16
 
-#: Largest VQE problem whose exact ground state is computed (a 4096 x 4096 Hermitian matrix).
-EXACT_GROUND_MAX_QUBITS = 12
+#: The exact path's small allocations around the states (angles, per-row sums, gate tables).
+EXACT_OVERHEAD_BYTES = 2**20
 
-def exact_path_bytes(qubits: int, rows: int, samples: int) -> int:
-    """The numpy statevector path: every sample's encoded state, and rows in slices of at most
-    ``EXACT_CHUNK_AMPLITUDES`` amplitudes, each held about three times (input, output, a gate's copy)."""
+#: Largest VQE problem whose exact ground energy (and ground space) is computed: a sparse Lanczos
+#: solve (``scipy.sparse.linalg.eigsh``), whose matrix and vectors ``ground_state_bytes`` counts.
+#: Above it a run records that it has no exact reference rather than spending minutes or memory.
+EXACT_GROUND_MAX_QUBITS = 22
+
+#: Up to this size the ground state comes from a dense ``eigh`` (at most a 1024 x 1024 matrix).
+DENSE_GROUND_MAX_QUBITS = 10
+
+#: Vectors of the sparse ground-state solve: the Krylov space (``training.KRYLOV``, 40) and
+#: ARPACK's work arrays, the ground vectors found and the deflation's scratch.
+LANCZOS_VECTORS = 48
+
+
+def exact_path_bytes(qubits: int, rows: int, *, x_patterns: int = 0) -> int:
+    """What the numpy statevector path holds at once, for calls of up to ``rows`` rows.
+
+    Rows run in slices of at most ``EXACT_CHUNK_AMPLITUDES`` amplitudes (one row when a row is
+    larger) and each slice encodes only its own samples. A slice holds its states, their adjoint
+    (observable-applied) states and the gates' work buffers: four states a row. The observable
+    adds its diagonal with the bit patterns that build it (two states' worth), or, with X/Y terms,
+    a sparse matrix of one entry per row per distinct X/Y pattern (``x_patterns``; 20 bytes each,
+    twice while it is built) and the matrix-times-states output.
+    """
     dim = 1 << qubits
-    in_flight = min(rows, max(1, EXACT_CHUNK_AMPLITUDES // dim))
-    return AMPLITUDE_BYTES * dim * (samples + 3 * in_flight)
+    in_flight = min(max(rows, 1), max(1, EXACT_CHUNK_AMPLITUDES // dim))
+    observable = 2 if x_patterns == 0 else math.ceil(2 * 20 * x_patterns / AMPLITUDE_BYTES) + 2 * in_flight
+    return EXACT_OVERHEAD_BYTES + AMPLITUDE_BYTES * dim * (4 * in_flight + observable)
+
+
+def ground_state_bytes(qubits: int, x_patterns: int) -> int:
+    """The exact VQE reference: a dense Hermitian matrix with its eigenvectors and LAPACK's work up
+    to ``DENSE_GROUND_MAX_QUBITS``, else the sparse matrix and the Lanczos vectors."""
+    if qubits <= DENSE_GROUND_MAX_QUBITS:
+        return 3 * state_bytes(qubits, "density_matrix")
+    dim = 1 << qubits
+    return 2 * 20 * max(x_patterns, 1) * dim + LANCZOS_VECTORS * AMPLITUDE_BYTES * dim
+
+
+def x_pattern_count(labels: Sequence[str]) -> int:
+    """Distinct X/Y supports of Pauli labels: the nonzeros per row of their sparse matrix (0: diagonal)."""
+    patterns = {tuple(ch in "XY" for ch in label) for label in labels}
+    return len(patterns) if any(any(p) for p in patterns) else 0
 
 
 def peak_memory_bytes(experiment: Experiment | ExperimentSpec, *, read: Callable[[str], bytes] | None = None) -> int:
     """The most memory a training of ``experiment`` holds at once, in bytes, from the spec alone.
 
     A rough upper bound: the larger of an optimizer call (on the numpy path when the target lets
-    it train there) and the final call on the declared target, and, for VQE problems small enough
-    to be diagonalised, the dense Hamiltonian with its eigenvectors.
+    it train there) and the final call on the declared target, and, for VQE problems up to
+    ``EXACT_GROUND_MAX_QUBITS``, the exact ground-state solve.
     """
     spec = experiment.spec if isinstance(experiment, Experiment) else experiment
     work = _workload(spec, read)
     backend, qubits = spec.backend, spec.circuit.qubits
     target = backend.plugin
+    labels = list(spec.hamiltonian.terms) if spec.task == "vqe" and spec.hamiltonian is not None else []
+    patterns = x_pattern_count(labels)
     if target.exact(backend):
-        training = exact_path_bytes(qubits, work.n_train * work.rows_per_sample, work.n_train)
+        training = exact_path_bytes(qubits, work.n_train * work.rows_per_sample, x_patterns=patterns)
     else:
         training = target.peak_memory_bytes(backend, qubits, work.per_iteration)
     peak = max(training, target.peak_memory_bytes(backend, qubits, work.final))
     if spec.task == "vqe" and qubits <= EXACT_GROUND_MAX_QUBITS:
-        # the dense Hamiltonian (a 4**n matrix, like a density matrix), its eigenvectors, LAPACK's work
-        peak = max(peak, 3 * state_bytes(qubits, "density_matrix"))
+        # the reference runs after training, with one exact state for the fidelity
+        peak = max(peak, ground_state_bytes(qubits, patterns) + exact_path_bytes(qubits, 1, x_patterns=patterns))
     return peak
 
 

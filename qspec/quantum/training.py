@@ -8,8 +8,9 @@ declared backend in one last primitive call. No MLflow here: callers log the res
 
 ``TrainingResult.extra`` carries: ``exact_training`` (bool), ``trained_on`` (numpy-statevector or
 the target), ``circuit_executions`` (parameter rows run), for exact classifiers
-``exact_vs_backend_max_deviation`` (numpy vs Aer on the final rows), for VQE up to 12 qubits
-``exact_ground_energy`` and ``ground_degeneracy``. ``fidelity`` is that of the noiseless trained
+``exact_vs_backend_max_deviation`` (numpy vs Aer on the final rows), for VQE up to
+``EXACT_GROUND_MAX_QUBITS`` qubits ``exact_ground_energy`` and ``ground_degeneracy`` (above it,
+``exact_reference`` says there is none). ``fidelity`` is that of the noiseless trained
 state with the exact ground space (the overlap a device cannot report).
 """
 
@@ -28,7 +29,7 @@ from qspec.quantum.backends import Evaluator, ExactEvaluator, make_evaluator, op
 from qspec.quantum.backends import calibration as device_calibration
 from qspec.quantum.circuits import Circuits, angle_range, build_circuits
 from qspec.quantum.data import Split, fit_baseline, load_dataset, split_dataset
-from qspec.quantum.estimate import EXACT_GROUND_MAX_QUBITS, estimate_resources
+from qspec.quantum.estimate import DENSE_GROUND_MAX_QUBITS, EXACT_GROUND_MAX_QUBITS, estimate_resources
 from qspec.quantum.optimizers import Evaluation, minimize
 from qspec.quantum.result import DeviceInfo, IterationRecord, ProgressCallback, TrainingResult
 from qspec.spec.models import Experiment
@@ -44,7 +45,9 @@ class Objective:
     """Loss (and gradient) of weight points from ONE evaluator call over every row.
 
     Rows are laid out sample-major: for each sample, each point, then (with gradients) each
-    weight shifted by +pi/2 and -pi/2. ``head`` turns per-sample expectation values of one point
+    weight shifted by +pi/2 and -pi/2. On the exact numpy path gradients come from the adjoint
+    method instead (one row per sample and point, ``ExactEvaluator.gradients``); parameter shift
+    stays for shots, noise and hardware. ``head`` turns per-sample expectation values of one point
     into (loss, d loss / d expectation, metrics).
     """
 
@@ -71,6 +74,8 @@ class Objective:
     def evaluate(self, points: np.ndarray, *, gradient: bool) -> list[Evaluation]:
         points = np.atleast_2d(points)
         k, p = points.shape
+        if gradient and isinstance(self.evaluator, ExactEvaluator) and self.evaluator.adjoint:
+            return self._adjoint(points)
         weights, index, m = self.rows(points, gradient=gradient)
         values = self.evaluator.expectations(self.features, weights, index).reshape(self.samples, m)
         out = []
@@ -83,6 +88,21 @@ class Objective:
             else:
                 loss, _, metrics = self.head(values[:, j])
                 out.append(Evaluation(loss, None, metrics))
+        return out
+
+
+    def _adjoint(self, points: np.ndarray) -> list[Evaluation]:
+        # Exact and noiseless: one row per (sample, point), differentiated by the adjoint method.
+        k, p = points.shape
+        weights = np.tile(points, (self.samples, 1))
+        index = np.repeat(np.arange(self.samples), k)
+        assert isinstance(self.evaluator, ExactEvaluator)
+        values, grads = self.evaluator.gradients(self.features, weights, index)
+        values, grads = values.reshape(self.samples, k), grads.reshape(self.samples, k, p)
+        out = []
+        for j in range(k):
+            loss, dloss, metrics = self.head(values[:, j])
+            out.append(Evaluation(loss, dloss @ grads[:, j, :], metrics))
         return out
 
 
@@ -244,15 +264,76 @@ def _vqe_metrics(evaluator: Evaluator, circuits: Circuits, theta: np.ndarray,
         metrics["fidelity"] = float(np.real(np.vdot(overlap, overlap)))
         extra["exact_ground_energy"] = ground_energy
         extra["ground_degeneracy"] = int(ground_space.shape[1])
+    else:
+        extra["exact_reference"] = (f"none: {circuits.num_qubits} qubits is above the {EXACT_GROUND_MAX_QUBITS} "
+                                    "up to which the ground state is computed exactly")
     return metrics
 
 
+#: Eigenvalues closer than this to the lowest belong to the ground space.
+DEGENERACY_TOLERANCE = 1e-9
+
+#: Relative accuracy of the quick check for a further ground vector (ARPACK's ``tol``).
+ROUGH_TOLERANCE = 1e-6
+
+#: Lanczos vectors of the sparse ground-state solve (``ncv``; ``estimate.LANCZOS_VECTORS`` counts them).
+KRYLOV = 40
+
+
 def exact_ground_state(circuits: Circuits) -> tuple[float, np.ndarray]:
-    """Lowest eigenvalue (with the constant) and an orthonormal basis of its eigenspace."""
-    matrix = circuits.observable.to_matrix()
-    values, vectors = np.linalg.eigh(matrix)
-    degenerate = np.abs(values - values[0]) < 1e-9
-    return float(values[0]) + circuits.constant, vectors[:, degenerate]
+    """Lowest eigenvalue (with the constant) and an orthonormal basis of its eigenspace.
+
+    Dense ``eigh`` up to ``DENSE_GROUND_MAX_QUBITS``; above, Lanczos (``eigsh``) on the sparse
+    Pauli matrix, asking for more eigenpairs while all of them are degenerate, then checking the
+    orthogonal complement of the space found (Lanczos can miss a copy of a degenerate eigenvalue).
+    """
+    if circuits.num_qubits <= DENSE_GROUND_MAX_QUBITS:
+        matrix = circuits.observable.to_matrix()
+        values, vectors = np.linalg.eigh(matrix)
+        degenerate = np.abs(values - values[0]) < DEGENERACY_TOLERANCE
+        return float(values[0]) + circuits.constant, vectors[:, degenerate]
+    from qspec.quantum.simulate import single_threaded_blas
+
+    with single_threaded_blas():
+        lowest, space = _sparse_ground_space(circuits)
+    return lowest + circuits.constant, space
+
+
+def _sparse_ground_space(circuits: Circuits) -> tuple[float, np.ndarray]:
+    from scipy.sparse.linalg import LinearOperator, eigsh
+
+    sparse = circuits.observable.to_matrix(sparse=True).tocsr()
+    if not np.any(sparse.data.imag):  # an even number of Y in every term: a real symmetric matrix
+        sparse = sparse.real.tocsr()
+    dim = sparse.shape[0]
+    start = np.random.default_rng(0).uniform(-1.0, 1.0, dim).astype(sparse.dtype)  # repeatable
+    # One eigenpair at a time (much faster in ARPACK than several at once), each solve on the matrix
+    # plus a penalty on the space found so far: above the spectrum's width, it leaves the complement
+    # lowest, so a degenerate copy that one Lanczos run missed is the next solve's answer.
+    penalty = 2.0 * float(np.sum(np.abs(circuits.observable.coeffs))) + 1.0
+    space = np.zeros((dim, 0), dtype=sparse.dtype)
+    lowest = np.inf
+    while space.shape[1] < dim - 1:
+        basis = space
+
+        def deflated(v: np.ndarray, basis: np.ndarray = basis) -> np.ndarray:
+            v = np.asarray(v).reshape(-1)
+            return np.asarray(sparse @ v + penalty * (basis @ (basis.conj().T @ v)))
+
+        operator = LinearOperator((dim, dim), matvec=deflated, dtype=sparse.dtype) if basis.shape[1] else sparse
+        if basis.shape[1]:
+            # Is the complement's lowest clearly above? A loose solve says so quickly when the gap is
+            # wide; the Ritz value is an upper bound within tol * |value| of the eigenvalue.
+            (rough,), _ = eigsh(operator, k=1, which="SA", tol=ROUGH_TOLERANCE, v0=start, ncv=min(dim, KRYLOV))
+            if rough - ROUGH_TOLERANCE * abs(rough) - lowest >= DEGENERACY_TOLERANCE:
+                break
+        (value,), vector = eigsh(operator, k=1, which="SA", tol=0, v0=start, ncv=min(dim, KRYLOV))
+        if space.shape[1] and abs(value - lowest) >= DEGENERACY_TOLERANCE:
+            break
+        lowest = min(lowest, float(value))
+        vector = vector[:, 0] - space @ (space.conj().T @ vector[:, 0])
+        space = np.column_stack([space, vector / np.linalg.norm(vector)])
+    return lowest, space
 
 
 def _check_shift_rule(circuits: Circuits) -> None:

@@ -90,13 +90,19 @@ def test_simulators_need_no_account() -> None:
 
 def test_peak_memory_follows_states_and_rows() -> None:
     from qspec.plugins.targets._memory import AER_OVERHEAD_BYTES, aer_bytes
-    from qspec.quantum.estimate import EXACT_CHUNK_AMPLITUDES, exact_path_bytes, peak_memory_bytes
+    from qspec.quantum.estimate import (
+        EXACT_CHUNK_AMPLITUDES,
+        exact_path_bytes,
+        ground_state_bytes,
+        peak_memory_bytes,
+        x_pattern_count,
+    )
 
-    # iris, 4 qubits, 12 weights, exact: the numpy path holds 70 encoded states and 70 x 25 rows; Aer the final 100
+    # iris, 4 qubits, 12 weights, exact: the numpy path differentiates 70 rows (adjoint); Aer the final 100
     exact = spec({"target": "aer"})
-    assert peak_memory_bytes(exact) == max(exact_path_bytes(4, 70 * 25, 70), AER_OVERHEAD_BYTES + 100 * 16 * 16)
-    assert exact_path_bytes(30, 10**6, 1) == 16 * 2**30 * (1 + 3)  # one row at a time beyond the slice size
-    assert exact_path_bytes(4, 10**9, 0) == 16 * 16 * 3 * EXACT_CHUNK_AMPLITUDES // 16
+    assert peak_memory_bytes(exact) == max(exact_path_bytes(4, 70), AER_OVERHEAD_BYTES + 100 * 16 * 16)
+    assert exact_path_bytes(30, 10**6) == 2**20 + 16 * 2**30 * (4 + 2)  # one row at a time beyond the slice size
+    assert exact_path_bytes(4, 10**9) == 2**20 + 16 * (4 * EXACT_CHUNK_AMPLITUDES + 2 * 16)  # a slice, any rows
     noisy = spec({"target": "aer", "noise": {"depolarizing": 0.01}})
     assert peak_memory_bytes(noisy) == AER_OVERHEAD_BYTES + 70 * 25 * 16 * 4**4  # density matrices
     sampled = spec({"target": "fake:manila", "shots": 100})
@@ -107,4 +113,12 @@ def test_peak_memory_follows_states_and_rows() -> None:
     assert peak_memory_bytes(hardware) < AER_OVERHEAD_BYTES
     vqe = ExperimentSpec.model_validate({"task": "vqe", "hamiltonian": {"terms": {"Z" * 12: 1.0}},
                                          "circuit": {"qubits": 12, "ansatz": {"type": "real_amplitudes"}}})
-    assert peak_memory_bytes(vqe) == 3 * 16 * 4**12  # the exact ground state: a dense 4096 x 4096 matrix
+    assert peak_memory_bytes(vqe) == AER_OVERHEAD_BYTES + 16 * 2**12  # Aer's final call; the reference is smaller
+    # the exact ground state at 20 qubits: a sparse diagonal matrix and the Lanczos vectors, after training
+    vqe20 = vqe.model_copy(update={"hamiltonian": vqe.hamiltonian.model_copy(update={"terms": {"Z" * 20: 1.0}}),
+                                   "circuit": vqe.circuit.model_copy(update={"qubits": 20})})
+    assert peak_memory_bytes(vqe20) == 2 * 20 * 2**20 + 48 * 16 * 2**20 + exact_path_bytes(20, 1)
+    above = vqe20.model_copy(update={"circuit": vqe.circuit.model_copy(update={"qubits": 23})})
+    assert peak_memory_bytes(above) == exact_path_bytes(23, 1)  # no exact reference above 22 qubits
+    assert ground_state_bytes(10, 3) == 3 * 16 * 4**10  # dense eigh up to 10 qubits
+    assert x_pattern_count(["XZ", "ZZ", "YI", "IZ"]) == 2 and x_pattern_count(["ZZ", "IZ"]) == 0

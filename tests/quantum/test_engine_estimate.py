@@ -13,9 +13,13 @@ from qspec.spec.models import Experiment
 
 def test_iris_estimate(examples: dict[str, Experiment]) -> None:
     estimate = estimate_resources(examples["iris-vqc"])
-    # 70 train samples x (1 + 2 x 12) parameter-shift rows per adam step, then 100 final rows
-    assert estimate.per_iteration_circuits == 70 * 25
-    assert estimate.circuits == 60 * 70 * 25 + 100
+    # exact: 70 train samples x one adjoint-differentiated row per adam step, then 100 final rows
+    assert estimate.per_iteration_circuits == 70
+    assert estimate.circuits == 60 * 70 + 100
+    # on a primitive (here shots), each step is 1 + 2 x 12 parameter-shift rows per sample
+    sampled = estimate_resources(examples["iris-vqc"].spec.model_copy(
+        update={"backend": examples["iris-vqc"].spec.backend.model_copy(update={"shots": 64})}))
+    assert sampled.per_iteration_circuits == 70 * 25
     assert estimate.shots is None and estimate.qpu_seconds == 0 and estimate.cost_usd == 0
     assert estimate.primitive_calls == 61
 

@@ -52,8 +52,13 @@ def one_row(weights: int) -> int:
 
 
 def parameter_shift_rows(weights: int) -> int:
-    """A gradient step: the point and each weight shifted by +pi/2 and -pi/2."""
+    """A gradient step on a primitive: the point and each weight shifted by +pi/2 and -pi/2."""
     return 1 + 2 * weights
+
+
+def adjoint_rows(weights: int) -> int:
+    """A gradient step on the exact numpy path: the point, differentiated by the adjoint method."""
+    return 1
 
 
 def reported_loss(objective: Objective, report: Report) -> Callable[[np.ndarray], float]:
@@ -82,6 +87,15 @@ class Optimizer:
     rows_per_sample: Callable[[int], int]  # weights -> parameter rows per sample per iteration
     iteration_floor: Callable[[int], int] = no_floor  # weights -> iterations it spends however small maxiter
     assumptions: tuple[str, ...] = ()  # what the estimate assumes of it
+    # weights -> rows per sample per iteration on the exact numpy path, when that differs: there a
+    # gradient is one adjoint-differentiated row per sample, not the 1 + 2P of parameter shift
+    exact_rows_per_sample: Callable[[int], int] | None = None
+
+    def rows(self, weights: int, *, exact: bool) -> int:
+        """Parameter rows per sample per iteration, on the exact numpy path or on a primitive."""
+        if exact and self.exact_rows_per_sample is not None:
+            return self.exact_rows_per_sample(weights)
+        return self.rows_per_sample(weights)
 
     def iterations(self, options: OptimizerOptions, weights: int) -> int:
         """Primitive calls of the loop: ``maxiter``, raised to the optimizer's floor."""

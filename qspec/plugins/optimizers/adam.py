@@ -1,4 +1,4 @@
-"""Adam (Kingma & Ba) with bias correction, on exact parameter-shift gradients."""
+"""Adam (Kingma & Ba) with bias correction, on exact gradients (adjoint on the numpy path, else parameter shift)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from qspec.plugins.optimizers import Optimizer, OptimizerOptions, parameter_shift_rows
+from qspec.plugins.optimizers import Optimizer, OptimizerOptions, adjoint_rows, parameter_shift_rows
 
 if TYPE_CHECKING:
     import numpy as np
@@ -42,4 +42,5 @@ def minimize(options: AdamOptions, objective: Objective, x0: np.ndarray, rng: np
     return x
 
 
-PLUGIN = Optimizer(name="adam", options=AdamOptions, minimize=minimize, rows_per_sample=parameter_shift_rows)
+PLUGIN = Optimizer(name="adam", options=AdamOptions, minimize=minimize, rows_per_sample=parameter_shift_rows,
+                   exact_rows_per_sample=adjoint_rows)

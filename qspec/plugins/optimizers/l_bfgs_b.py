@@ -1,4 +1,4 @@
-"""scipy's L-BFGS-B on parameter-shift gradients; reports each accepted iterate.
+"""scipy's L-BFGS-B on exact gradients (adjoint or parameter shift); reports each accepted iterate.
 
 Line searches can spend several evaluations per iteration, while the resource estimate counts
 one: evaluations are capped at ``maxiter`` (scipy's ``maxfun`` plus a hard guard, as scipy may
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from qspec.plugins.optimizers import Optimizer, OptimizerOptions, parameter_shift_rows
+from qspec.plugins.optimizers import Optimizer, OptimizerOptions, adjoint_rows, parameter_shift_rows
 
 if TYPE_CHECKING:
     import numpy as np
@@ -71,4 +71,5 @@ def minimize(options: LbfgsbOptions, objective: Objective, x0: np.ndarray, rng: 
 
 
 PLUGIN = Optimizer(name="l_bfgs_b", options=LbfgsbOptions, minimize=minimize, rows_per_sample=parameter_shift_rows,
+                   exact_rows_per_sample=adjoint_rows,
                    assumptions=("l_bfgs_b: evaluations capped at maxiter (line searches count against it)",))
