@@ -144,20 +144,35 @@ def _diff_experiment(build: Build, runs: list[RunInfo], training: set[str]) -> l
     it (experiment tracking is a resource of its own); a Model that consumes it registers that run."""
     if any(r.finished for r in runs):
         return []
-    if build.blocker is not None:
-        return [PlanItem(Action.BLOCKED, build.label, code=build.blocker.code, reason=build.blocker.message,
-                         experiment=build.experiment, spec_hash=build.spec_hash, estimate=build.estimate)]
-    over = build.budget.exceeded_by(build.estimate)
-    if over is not None:
-        return [PlanItem(Action.BLOCKED, build.label, code=Reason.BUDGET_EXCEEDED, reason=over,
-                         experiment=build.experiment, spec_hash=build.spec_hash, estimate=build.estimate)]
+    blocked = _cannot_train(build, None)
+    if blocked is not None:
+        return [blocked]
     training.add(build.spec_hash)
     code, why = _train_reason(build, runs)
     if code is Reason.NO_RUN:
         code, why = Reason.EXPERIMENT_UNTRAINED, why + " (an Experiment of its own: tracked, not registered)"
-    return [PlanItem(Action.TRAIN, build.label, new=Cost(build.estimate), experiment=build.experiment,
-                     spec_hash=build.spec_hash, spec_path=build.spec_path, git_commit=build.git_commit,
-                     estimate=build.estimate, code=code, reason=why)]
+    return [_train_item(build, None, code, why)]
+
+
+def _cannot_train(build: Build, model: str | None) -> PlanItem | None:
+    """The BLOCKED item of a build that cannot be trained here (a pre-flight blocker, the budget), or None;
+    one rule for a Model's builds and for an Experiment of its own (``model`` None)."""
+    if build.blocker is not None:  # cannot run here at all: say so before anything is written
+        return PlanItem(Action.BLOCKED, build.label, model=model, experiment=build.experiment,
+                        spec_hash=build.spec_hash, estimate=build.estimate, rev=build.rev, code=build.blocker.code,
+                        reason=build.blocker.message)
+    over = build.budget.exceeded_by(build.estimate)
+    if over is not None:
+        return PlanItem(Action.BLOCKED, build.label, model=model, experiment=build.experiment,
+                        spec_hash=build.spec_hash, estimate=build.estimate, rev=build.rev,
+                        code=Reason.BUDGET_EXCEEDED, reason=over, budget=build.budget)
+    return None
+
+
+def _train_item(build: Build, model: str | None, code: Reason, why: str) -> PlanItem:
+    return PlanItem(Action.TRAIN, build.label, new=Cost(build.estimate), model=model, experiment=build.experiment,
+                    spec_hash=build.spec_hash, rev=build.rev, spec_path=build.spec_path, git_commit=build.git_commit,
+                    estimate=build.estimate, budget=build.budget, code=code, reason=why)
 
 
 def _diff_model(model: DesiredModel, registered: RegisteredModelInfo | None, actual: ActualState,
@@ -252,27 +267,15 @@ def _plan_build(model: DesiredModel, build: Build, runs: list[RunInfo], training
                             reason=why + " (change the spec to retrain)"))
         return _Target(blocked="requirement not met")
 
-    if build.blocker is not None:  # cannot run here at all: say so before anything is written
-        out.append(PlanItem(Action.BLOCKED, build.label, model=name, experiment=build.experiment,
-                            spec_hash=spec_hash, estimate=build.estimate, rev=build.rev, code=build.blocker.code,
-                            reason=build.blocker.message))
-        return _Target(blocked=str(build.blocker.code).replace("-", " "))
-
-    over = build.budget.exceeded_by(build.estimate)
-    if over is not None:
-        out.append(PlanItem(Action.BLOCKED, build.label, model=name, experiment=build.experiment,
-                            spec_hash=spec_hash, estimate=build.estimate, rev=build.rev, code=Reason.BUDGET_EXCEEDED,
-                            reason=over, budget=build.budget))
-        return _Target(blocked="budget exceeded")
+    blocked = _cannot_train(build, name)
+    if blocked is not None:
+        out.append(blocked)
+        return _Target(blocked=str(blocked.code).replace("-", " "))
 
     if spec_hash not in training:
         training.add(spec_hash)
         code, why = _train_reason(build, runs)
-        out.append(PlanItem(
-            Action.TRAIN, build.label, new=Cost(build.estimate), model=name,
-            experiment=build.experiment, spec_hash=spec_hash, rev=build.rev, spec_path=build.spec_path,
-            git_commit=build.git_commit, estimate=build.estimate, budget=build.budget, code=code, reason=why,
-        ))
+        out.append(_train_item(build, name, code, why))
     checks = model.requirements
     out.append(PlanItem(
         Action.REGISTER, name, new=NewVersion(build.label), model=name, experiment=build.experiment,
