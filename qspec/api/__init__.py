@@ -246,13 +246,11 @@ def apply(*, specs: Sequence[str | Path] | None = None, rev: str | None = None, 
     an hour; 0: not at all), with progress lines to ``note``; see ``qspec.apply.claims``.
     ``artifact_location`` (else ``$QSPEC_ARTIFACT_LOCATION``) is where experiments it creates keep
     their artifacts (``qspec.store.Tracking``)."""
-    from qspec.api.wiring import claim_lease, tracked_trainer
-    from qspec.apply.claims import DEFAULT_WAIT_SECONDS, Claims
+    from qspec.api.wiring import claim_lease
     from qspec.apply.executor import apply as execute
     from qspec.apply.result import ApplyResult
 
-    if wait_timeout is not None and not wait_timeout >= 0:
-        raise QspecError(f"--wait-timeout {wait_timeout}: not a number of seconds", hint="give 0 or more")
+    wait = _wait_seconds(wait_timeout)
     lease = claim_lease()
     if train_only and prune:
         raise QspecError("--train-only trains and records runs; it deletes no alias",
@@ -272,13 +270,34 @@ def apply(*, specs: Sequence[str | Path] | None = None, rev: str | None = None, 
         return None
 
     dirty = rev is None and (bool(git.dirty) or not git.is_repo)
-    trainer = tracked_trainer(planned.workspace, planned.specs,
-                              tracking=planned.tracking.with_artifact_location(artifact_location),
-                              registry=planned.registry, git_dirty=dirty, progress=progress)
-    result = execute(planned.plan, planned.registry, trainer, report=report, note=note,
-                     claims=Claims(planned.registry, lease=lease),
-                     wait_timeout=DEFAULT_WAIT_SECONDS if wait_timeout is None else wait_timeout)
+    result = _execute(planned.plan, planned.workspace, planned.specs, planned.tracking, planned.registry,
+                      git_dirty=dirty, lease=lease, wait=wait, artifact_location=artifact_location,
+                      progress=progress, report=report, note=note)
     return ApplyOutcome(planned, result, git_dirty=dirty)
+
+
+def _wait_seconds(wait_timeout: float | None) -> float:
+    """``--wait-timeout`` checked, or the default wait for another apply's training of the same spec."""
+    from qspec.apply.claims import DEFAULT_WAIT_SECONDS
+
+    if wait_timeout is not None and not wait_timeout >= 0:
+        raise QspecError(f"--wait-timeout {wait_timeout}: not a number of seconds", hint="give 0 or more")
+    return DEFAULT_WAIT_SECONDS if wait_timeout is None else wait_timeout
+
+
+def _execute(plan: Plan, workspace: Workspace, specs: SpecSet, tracking: Tracking, registry: MlflowRegistry, *,
+             git_dirty: bool, lease: float, wait: float, artifact_location: str | None, progress: Progress | None,
+             report: Callable[[Outcome], None] | None, note: Callable[[str], None] | None) -> ApplyResult:
+    """Execute ``plan`` with the tracked trainer, each training under its spec hash's claim: what
+    ``apply`` and ``apply_saved`` share once they have checked that the plan may run."""
+    from qspec.api.wiring import tracked_trainer
+    from qspec.apply.claims import Claims
+    from qspec.apply.executor import apply as execute
+
+    trainer = tracked_trainer(workspace, specs, tracking=tracking.with_artifact_location(artifact_location),
+                              registry=registry, git_dirty=git_dirty, progress=progress)
+    return execute(plan, registry, trainer, report=report, note=note, claims=Claims(registry, lease=lease),
+                   wait_timeout=wait)
 
 
 def save_plan(planned: PlanResult, path: str | Path) -> SavedPlan:
@@ -336,11 +355,11 @@ def apply_saved(path: str | Path, *, tracking_uri: str | None = None, allow_dirt
     spec files, the registry it was made against, or the registry snapshot (its fingerprint).
     ``before`` sees the plan once every check has passed, before anything is executed. Trainings
     take the spec's claim as ``apply`` does (``wait_timeout``, ``note``)."""
-    from qspec.api.wiring import claim_lease, connect_registry, dirty_contents, tracked_trainer
-    from qspec.apply.claims import DEFAULT_WAIT_SECONDS, Claims
-    from qspec.apply.executor import apply as execute
+    from qspec.api.wiring import claim_lease, connect_registry, dirty_contents
     from qspec.plan.saved import PLAN_AGAIN, redact_uri, registry_fingerprint
 
+    wait = _wait_seconds(wait_timeout)
+    lease = claim_lease()
     saved = load_plan(path)
     workspace = Workspace.open(saved.specs, rev=saved.rev, root=root)
     if workspace.paths != saved.paths:
@@ -369,11 +388,8 @@ def apply_saved(path: str | Path, *, tracking_uri: str | None = None, allow_dirt
     if before is not None:
         before(saved)
     dirty = saved.rev is None and (bool(git.dirty) or not git.is_repo)
-    trainer = tracked_trainer(workspace, specset, tracking=tracking.with_artifact_location(artifact_location),
-                              registry=registry, git_dirty=dirty, progress=progress)
-    result = execute(saved.plan, registry, trainer, report=report, note=note,
-                     claims=Claims(registry, lease=claim_lease()),
-                     wait_timeout=DEFAULT_WAIT_SECONDS if wait_timeout is None else wait_timeout)
+    result = _execute(saved.plan, workspace, specset, tracking, registry, git_dirty=dirty, lease=lease, wait=wait,
+                      artifact_location=artifact_location, progress=progress, report=report, note=note)
     return SavedApplyOutcome(saved, result, git_dirty=dirty)
 
 

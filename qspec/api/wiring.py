@@ -111,6 +111,12 @@ class Workspace:
             self._resolver = RefResolver(self.repo, self.paths)
         return self._resolver
 
+    def reader(self, rev: str | None) -> Callable[[str], bytes]:
+        """Reads repository files as a training at ``rev`` will (None: the specs being planned): through
+        the workspace's source, or at that git ref; outside a repository, the source."""
+        resolver = self.resolver
+        return self.source.read if rev is None or resolver is None else resolver.reader_at(rev)
+
 
 def _inside(path: Path, root: Path) -> bool:
     try:
@@ -165,9 +171,7 @@ def estimator(workspace: Workspace) -> Callable[[Experiment, str | None], Estima
     from qspec.quantum.estimate import estimate_resources
 
     def estimate(experiment: Experiment, rev: str | None) -> Estimate:
-        resolver = workspace.resolver
-        read = workspace.source.read if rev is None or resolver is None else resolver.reader_at(rev)
-        return estimate_resources(experiment, read=read)
+        return estimate_resources(experiment, read=workspace.reader(rev))
 
     return estimate
 
@@ -226,9 +230,7 @@ def preflight(workspace: Workspace, max_memory: int) -> Callable[[Experiment, st
             check_credentials(experiment.spec.backend)
         except BackendError as exc:
             return Blocker(Reason.CREDENTIALS_MISSING, mask(exc.message + (f"; {exc.hint}" if exc.hint else "")))
-        resolver = workspace.resolver
-        read = workspace.source.read if rev is None or resolver is None else resolver.reader_at(rev)
-        peak = peak_memory_bytes(experiment, read=read)
+        peak = peak_memory_bytes(experiment, read=workspace.reader(rev))
         if peak > max_memory:
             return Blocker(Reason.MEMORY_EXCEEDED, (
                 f"training needs an estimated {size(peak)} of memory at its peak, more than the {size(max_memory)} "
