@@ -366,6 +366,14 @@ def test_only_limits_the_plan_to_named_models() -> None:
     assert {i.model for i in plan.items} == {"b"}
 
 
+def test_an_experiment_of_its_own_carries_its_budget_as_a_models_build_does() -> None:
+    budget = Budget(max_shots=2_000_000)
+    solo = diff(desired(experiments=[build(H3, "solo", budget=budget)]), actual()).items
+    registered_by_model = diff(desired(model(builds=[build(budget=budget)], stages=[])), actual()).items
+    assert [(i.action, i.budget) for i in solo] == [(A.TRAIN, budget)]
+    assert [i.budget for i in registered_by_model if i.action is A.TRAIN] == [budget]
+
+
 def test_only_experiments_selects_experiments_of_their_own() -> None:
     state = desired(model("a"), experiments=[build(H3, "solo"), build(H2, "other")])
     plan = diff(state, actual(), only=set(), only_experiments={"solo"})
