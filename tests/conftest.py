@@ -22,6 +22,16 @@ class Result:
     err: str
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real ``mlflow server`` on 127.0.0.1 (SQLite behind it, proxied artifacts), one per test module
+    that asks for it (the slow tier); ``tests/servers.py`` starts and stops it."""
+    from tests.servers import mlflow_server
+
+    with mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as url:
+        yield url
+
+
 @pytest.fixture
 def run_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
     """Run ``qspec ARGS`` through the console entry point (exit codes and error rendering included)."""

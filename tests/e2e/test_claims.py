@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ import pytest
 from qspec import tags as tag
 from qspec.apply.ports import ClaimInfo
 from qspec.registry.testing import client_for
-from tests.servers import clean_env, mlflow_server
+from tests.servers import clean_env
 
 pytestmark = pytest.mark.slow
 
@@ -30,12 +29,6 @@ SPECS = (Path(__file__).parent / "specs" / "iris.yaml").read_text().replace(
 #: The spec change: a longer training (still a few seconds), so that the racers overlap it.
 CHANGED = SPECS.replace("maxiter: 8}", "maxiter: 40}")
 MODEL = "iris-classifier"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as url:
-        yield url
 
 
 def qspec(repo: Path, uri: str, *args: str, crash_at: str | None = None) -> subprocess.Popen[str]:

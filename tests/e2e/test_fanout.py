@@ -17,14 +17,13 @@ import json
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from qspec import tags as tag
 from qspec.registry.testing import client_for
-from tests.servers import clean_env, mlflow_server
+from tests.servers import clean_env
 
 pytestmark = pytest.mark.slow
 
@@ -38,12 +37,6 @@ def spec(name: str, seed: int) -> str:
     backend = "backend: {target: aer, shots: null, seed: %d}"
     return (BASE.replace("iris-vqc", name).replace("iris-classifier", f"{name}-model")
             .replace(backend % 1, backend % seed))
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as url:
-        yield url
 
 
 def start(cwd: Path, uri: str, *args: str, output: Path | None = None) -> subprocess.Popen[str]:

@@ -10,23 +10,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.servers import clean_env, mlflow_server
+from tests.servers import clean_env
 
 pytestmark = pytest.mark.slow
 
 SPECS = (Path(__file__).parent / "specs" / "iris.yaml").read_text().replace(
     "production: {ref: v1.0}", "production: {track: HEAD}")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as url:
-        yield url
 
 
 def qspec(repo: Path, uri: str, *args: str) -> tuple[int, str, str]:

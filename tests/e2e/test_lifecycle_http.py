@@ -12,13 +12,11 @@ requirement, which leaves an item blocked: apply exits 1 (0 with ``--allow-block
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from qspec.registry.testing import client_for
-from tests.servers import mlflow_server
 
 pytestmark = pytest.mark.slow
 
@@ -28,12 +26,6 @@ DESCRIBED = SPECS.replace("metadata: {name: iris-classifier}\nspec:\n  experimen
                           "metadata: {name: iris-classifier, description: Iris setosa vs versicolor}\n"
                           "spec:\n  experiment", 1)
 MODEL = "iris-classifier"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as url:
-        yield url
 
 
 def finished_runs(uri: str) -> list[str]:

@@ -8,23 +8,15 @@ started in its own session, waited for with a deadline, and killed whatever the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.servers import invoke, mlflow_server, serve_model, stop
+from tests.servers import invoke, serve_model, stop
 from tests.tracking.conftest import IRIS_TINY, register, train_in_run, write_spec
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``mlflow server`` with a SQLite backend and proxied artifacts, both in a temporary directory."""
-    with mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as url:
-        yield url
 
 
 def test_training_over_http_is_served_by_mlflow_models_serve(
