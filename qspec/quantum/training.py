@@ -32,6 +32,7 @@ from qspec.quantum.data import Split, fit_baseline, load_dataset, split_dataset
 from qspec.quantum.estimate import DENSE_GROUND_MAX_QUBITS, EXACT_GROUND_MAX_QUBITS, estimate_resources
 from qspec.quantum.optimizers import Evaluation, minimize
 from qspec.quantum.result import DeviceInfo, IterationRecord, ProgressCallback, TrainingResult
+from qspec.quantum.simulate import single_threaded_blas
 from qspec.spec.models import Experiment
 
 #: Probabilities are clipped away from 0 and 1 so the cross-entropy stays finite.
@@ -187,7 +188,8 @@ def train(experiment: Experiment, *, root: pathlib.Path | None = None, read: Cal
 
     x0 = initial_point(experiment, len(circuits.weights))
     rng = np.random.default_rng(spec.training.seed)
-    theta = minimize(spec.training.optimizer, objective, x0, rng, report)
+    with single_threaded_blas():  # set once for the whole optimization, not per evaluation
+        theta = minimize(spec.training.optimizer, objective, x0, rng, report)
 
     extra: dict[str, Any] = {"exact_training": backend.exact, "trained_on": "numpy-statevector" if backend.exact
                              else spec.backend.target}
@@ -292,8 +294,6 @@ def exact_ground_state(circuits: Circuits) -> tuple[float, np.ndarray]:
         values, vectors = np.linalg.eigh(matrix)
         degenerate = np.abs(values - values[0]) < DEGENERACY_TOLERANCE
         return float(values[0]) + circuits.constant, vectors[:, degenerate]
-    from qspec.quantum.simulate import single_threaded_blas
-
     with single_threaded_blas():
         lowest, space = _sparse_ground_space(circuits)
     return lowest + circuits.constant, space
