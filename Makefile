@@ -39,7 +39,10 @@ lint: install
 	$(BIN)/mypy qspec/spec qspec/plan
 	$(BIN)/lint-imports
 
+# The benchmarks compare against their peers (the bench extra: PennyLane, qiskit-machine-learning);
+# installed here so that no peer is skipped as "not installed".
 bench: install
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/bench_validate.py
 	@for b in benchmarks/bench_*.py; do [ "$$b" = benchmarks/bench_validate.py ] || $(BIN)/python $$b; done
 
