@@ -259,7 +259,8 @@ def disable_telemetry() -> None:
 
     os.environ[TELEMETRY_ENV_VAR] = "true"
     if mlflow.telemetry.get_telemetry_client() is not None:
-        mlflow.telemetry.set_telemetry_client()  # disabled now: sets it to None
+        reset: Any = mlflow.telemetry.set_telemetry_client  # untyped in MLflow
+        reset()  # disabled now: sets it to None
 
 
 # --- How qspec calls a tracking server ------------------------------------------------------------
@@ -376,6 +377,8 @@ def http_policy() -> RetryPolicy:
 
 
 _policy = RetryPolicy()
+#: MLflow's one function that sends a REST request with retries (private; wrapped by use_http_policy).
+_SEND = "_get_http_response_with_retries"
 
 
 def use_http_policy(policy: RetryPolicy) -> None:
@@ -391,7 +394,7 @@ def use_http_policy(policy: RetryPolicy) -> None:
     from mlflow.utils import rest_utils
 
     _policy = policy
-    current = rest_utils._get_http_response_with_retries
+    current = getattr(rest_utils, _SEND)  # private: MLflow does not export it
     if getattr(current, "qspec_policy", False):
         return
 
@@ -407,7 +410,7 @@ def use_http_policy(policy: RetryPolicy) -> None:
 
     send_with_policy.qspec_policy = True  # type: ignore[attr-defined]
     send_with_policy.qspec_original = current  # type: ignore[attr-defined]
-    rest_utils._get_http_response_with_retries = send_with_policy
+    setattr(rest_utils, _SEND, send_with_policy)
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
