@@ -7,7 +7,7 @@ environment ``qspec serve`` runs locally. The tracking URI (which may carry cred
 written into a manifest: Kubernetes reads it from a Secret (``secretKeyRef``), compose from the
 environment of whoever runs ``docker compose up``.
 
-Kubernetes: an ``apps/v1`` Deployment (``replicas.min`` replicas; requests = limits = ``resources``;
+Kubernetes: an ``apps/v1`` Deployment (``replicas.min`` replicas when fixed; requests = limits = ``resources``;
 readiness on ``/ping`` and liveness on ``/health``, the routes ``mlflow models serve`` answers), a
 ``v1`` Service on the container port, and an ``autoscaling/v2`` HorizontalPodAutoscaler between
 ``replicas.min`` and ``replicas.max`` on CPU utilization; with ``min == max`` there is nothing to
@@ -36,7 +36,7 @@ FORMATS = ("kubernetes", "compose")
 
 def resource_name(served: ServedStage) -> str:
     """A DNS-1035 label for the stage's objects: ``iris-classifier-production``."""
-    name = re.sub(r"[^a-z0-9-]+", "-", f"{served.model}-{served.stage}".lower())
+    name = re.sub(r"[^a-z0-9]+", "-", f"{served.model}-{served.stage}".lower())
     if not name[:1].isalpha():
         name = "m-" + name
     return name[:63].strip("-")
@@ -47,7 +47,7 @@ def labels(served: ServedStage) -> dict[str, str]:
         return re.sub(r"[^A-Za-z0-9_.-]+", "-", text)[:63].strip("-_.") or "x"
 
     return {"app.kubernetes.io/name": value(served.model), "app.kubernetes.io/instance": resource_name(served),
-            "app.kubernetes.io/managed-by": "qspec", "qspec.dev/stage": value(served.stage)}
+            "app.kubernetes.io/managed-by": "qspec", "qspec/stage": value(served.stage)}
 
 
 def _resources(served: ServedStage) -> dict[str, dict[str, str]]:
@@ -62,7 +62,7 @@ def kubernetes(served: ServedStage, *, image: str = DEFAULT_IMAGE,
     """The Deployment, Service and (when it can scale) HorizontalPodAutoscaler of the stage."""
     name, selector = resource_name(served), {"app.kubernetes.io/instance": resource_name(served)}
     meta = {"name": name, "labels": labels(served),
-            "annotations": {"qspec.dev/model-uri": served.model_uri, "qspec.dev/deployment": served.deployment}}
+            "annotations": {"qspec/model-uri": served.model_uri, "qspec/deployment": served.deployment}}
     env: list[dict[str, Any]] = [
         {"name": SECRET_KEY, "valueFrom": {"secretKeyRef": {"name": secret, "key": SECRET_KEY}}},
         *({"name": k, "value": v} for k, v in serving_env(served).items()),
@@ -91,6 +91,8 @@ def kubernetes(served: ServedStage, *, image: str = DEFAULT_IMAGE,
                   "ports": [{"name": "http", "port": CONTAINER_PORT, "targetPort": "http", "protocol": "TCP"}]}},
     ]
     if replicas.max > replicas.min:
+        # The autoscaler owns the replica count: a Deployment that states one would reset it on every apply.
+        del out[0]["spec"]["replicas"]
         out.append({
             "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": meta,
             "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
