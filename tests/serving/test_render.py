@@ -80,7 +80,8 @@ def test_the_container_runs_the_serve_command_with_the_serving_env_and_no_inline
         "secretKeyRef": {"name": "mlflow-creds", "key": "MLFLOW_TRACKING_URI"}}}
     assert {k: v["value"] for k, v in env.items() if "value" in v} == serving_env(served) == {
         "QSPEC_SERVING_TARGET": "aer", "QSPEC_SERVING_SHOTS": "1024"}
-    assert container["resources"] == {"requests": {"cpu": "2", "memory": "4Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}}
+    declared = {"cpu": "2", "memory": "4Gi"}
+    assert container["resources"] == {"requests": declared, "limits": declared}
     assert container["readinessProbe"]["httpGet"]["path"] == "/ping"
     assert container["livenessProbe"]["httpGet"]["path"] == "/health"
     assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
