@@ -1,5 +1,5 @@
 """Serving declared per stage, in the plan: its own update-serving item (never a training), shown
-field by field, kept through a saved plan, applied as the ``qspec.serving.<stage>`` tag."""
+field by field, kept through a saved plan (apply: tests/apply/test_serving_apply.py)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,12 @@ import json
 from dataclasses import replace
 
 from qspec import tags as tag
-from qspec.apply import Status, apply
 from qspec.plan import Action, Plan, PlanItem, Reason, diff
 from qspec.plan.actions import Serving, describe
 from qspec.plan.diff import changed_models
 from qspec.plan.render import render_markdown, render_text
 from qspec.plan.state import Stage
 from qspec.plan.testing import actual, desired, head, model, registered, run, version
-from qspec.registry import MemoryRegistry
-from qspec.registry.memory import FakeTrainer
 from qspec.spec.models import ServingSpec
 
 SMALL = ServingSpec.model_validate({"target": "aer", "shots": 1024, "replicas": {"min": 1, "max": 5},
@@ -101,24 +98,3 @@ def test_plan_base_sees_a_serving_only_change() -> None:
     after = desired(model(stages=[served(LARGER)]))
     assert changed_models(after, before) == {"m"}
     assert changed_models(before, before) == set()
-
-
-def test_apply_writes_and_removes_the_tag_without_training() -> None:
-    registry = MemoryRegistry()
-    trainer = FakeTrainer(registry)
-    first = desired(model(stages=[served(SMALL)]))
-    apply(diff(first, registry.snapshot()), registry, trainer)
-    assert registry.models["m"].tags[tag.serving_record("staging")] == SMALL
-    assert len(trainer.requests) == 1
-    changed = desired(model(stages=[served(LARGER)]))
-    result = apply(diff(changed, registry.snapshot()), registry, trainer)
-    assert [o.status for o in result.outcomes] == [Status.DONE]
-    assert registry.models["m"].tags[tag.serving_record("staging")] == LARGER
-    assert len(trainer.requests) == 1  # no retraining
-    assert diff(changed, registry.snapshot()).items == ()
-    removed = desired(model(stages=[served(None)]))
-    apply(diff(removed, registry.snapshot()), registry, trainer)
-    assert tag.serving_record("staging") not in registry.models["m"].tags
-    again = apply(Plan((PlanItem(Action.UPDATE_SERVING, "m@staging", model="m", alias="staging",
-                                 code=Reason.SERVING_REMOVED),)), registry, trainer)
-    assert [o.status for o in again.outcomes] == [Status.SKIPPED]
