@@ -59,7 +59,9 @@ def test_serving_change_is_planned_and_applied_without_retraining_and_served_as_
     assert "replicas.max: 2 -> 4" in plan.out and "resources.memory: 1Gi -> 2Gi" in plan.out
     assert "0 to train, 0 to register, 1 to change" in plan.out
     assert run_cli("status", "--check").code == 2
-    applied = run_cli("apply", "--auto-approve")
+    saved = tmp_path / "serving.plan"  # through a saved plan: the item round-trips
+    assert run_cli("plan", "-out", str(saved)).code == 0
+    applied = run_cli("apply", str(saved))
     assert applied.code == 0, applied.err
     assert run_count(client) == 1 and versions(client, "iris-classifier") == [1]
     record = client.get_registered_model("iris-classifier").tags[tag.serving_record("production")]
