@@ -534,12 +534,13 @@ class ResourcesSpec(SpecModel):
     def _memory(cls, value: Any) -> Any:
         if isinstance(value, str) and (not MEMORY_PATTERN.match(value) or _zero(value)):
             unit = re.sub(r"^[\d.]+", "", value)
-            better = {"gb": "G or Gi", "mb": "M or Mi", "kb": "k or Ki", "gib": "Gi", "mib": "Mi", "g": "G or Gi",
-                      "m": "M or Mi"}.get(unit.lower()) if unit != value else None
+            better = {"gb": "G or Gi", "mb": "M or Mi", "kb": "k or Ki", "gib": "Gi", "mib": "Mi", "kib": "Ki",
+                      "gi": "Gi", "mi": "Mi", "ki": "Ki", "g": "G or Gi", "m": "M or Mi"}.get(unit.lower()) \
+                if unit != value else None
             raise spec_error(f"memory {shown(value)} is not a memory quantity",
                              (f"write the unit {better}; " if better else "") + MEMORY_HINT)
-        if isinstance(value, int) and not isinstance(value, bool):
-            raise spec_error(f"memory {value} has no unit", MEMORY_HINT)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise spec_error(f"memory {shown(value)} has no unit", MEMORY_HINT)
         return value
 
 
