@@ -567,10 +567,11 @@ class ServingSpec(SpecModel):
         return target_plugins.parse(value)
 
     def canonical(self) -> str:
-        """The registry's record of it (the ``qspec.serving.<stage>`` tag): sorted, compact JSON."""
+        """The registry's record of it (the ``qspec.serving.<stage>`` tag): compact JSON, every field
+        (defaults included) in the order declared here, so one block always makes one string."""
         import json
 
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return json.dumps(self.model_dump(mode="json"), separators=(",", ":"))
 
 
 class StageSpec(SpecModel):
