@@ -23,6 +23,7 @@ from types import FrameType
 from qspec import tags as tag
 from qspec.api.wiring import Workspace, connect_registry
 from qspec.errors import QspecError
+from qspec.plugins.targets import target_of
 from qspec.serving.config import ServedStage, serve_command, served_stage, serving_env
 from qspec.serving.render import DEFAULT_IMAGE, DEFAULT_SECRET
 from qspec.serving.render import render as render_text
@@ -60,6 +61,8 @@ def serve(deployment: str, *, stage_name: str | None = None, port: int = DEFAULT
     the embedded store) and handed to the server in its environment."""
     workspace = Workspace.open(specs, root=root)
     served = served_stage(workspace.load(), deployment, stage_name)
+    # The server runs here: a target that needs an account (ibm:) needs it here, before anything starts.
+    target_of(served.serving.target).check_credentials()
     tracking, registry = connect_registry(tracking_uri, workspace.root)
     model = registry.get_model(served.model)
     if model is None:

@@ -5,7 +5,8 @@ the Secret that holds the tracking URI in, dicts out; ``qspec render`` writes th
 container runs ``serve_command`` with ``serving_env`` (``qspec.serving.config``), the same command and
 environment ``qspec serve`` runs locally. The tracking URI (which may carry credentials) is never
 written into a manifest: Kubernetes reads it from a Secret (``secretKeyRef``), compose from the
-environment of whoever runs ``docker compose up``.
+environment of whoever runs ``docker compose up``; so does an ``ibm:`` target's token
+(``QISKIT_IBM_TOKEN``, from the Secret ``qspec-ibm-quantum``).
 
 Kubernetes: an ``apps/v1`` Deployment (``replicas.min`` replicas when fixed; requests = limits = ``resources``;
 readiness on ``/ping`` and liveness on ``/health``, the routes ``mlflow models serve`` answers), a
@@ -28,6 +29,9 @@ DEFAULT_IMAGE = f"qspec:{__version__}"
 #: The Secret (and key) that holds ``MLFLOW_TRACKING_URI`` for the pods.
 DEFAULT_SECRET = "qspec-tracking"
 SECRET_KEY = "MLFLOW_TRACKING_URI"
+#: An ``ibm:`` target's token: the Secret (and key) the pods read it from, the variable compose reads.
+IBM_SECRET = "qspec-ibm-quantum"
+IBM_TOKEN = "QISKIT_IBM_TOKEN"
 #: The CPU utilization the autoscaler keeps the replicas at, in percent of the request.
 TARGET_CPU_UTILIZATION = 70
 
@@ -50,6 +54,10 @@ def labels(served: ServedStage) -> dict[str, str]:
             "app.kubernetes.io/managed-by": "qspec", "qspec/stage": value(served.stage)}
 
 
+def _on_ibm(served: ServedStage) -> bool:
+    return served.serving.target.startswith("ibm:")
+
+
 def _resources(served: ServedStage) -> dict[str, dict[str, str]]:
     declared = {k: v for k, v in (("cpu", served.serving.resources.cpu),
                                   ("memory", served.serving.resources.memory)) if v is not None}
@@ -67,6 +75,8 @@ def kubernetes(served: ServedStage, *, image: str = DEFAULT_IMAGE,
         {"name": SECRET_KEY, "valueFrom": {"secretKeyRef": {"name": secret, "key": SECRET_KEY}}},
         *({"name": k, "value": v} for k, v in serving_env(served).items()),
     ]
+    if _on_ibm(served):
+        env.append({"name": IBM_TOKEN, "valueFrom": {"secretKeyRef": {"name": IBM_SECRET, "key": IBM_TOKEN}}})
     container: dict[str, Any] = {
         "name": "model",
         "image": image,
@@ -136,7 +146,9 @@ def compose(served: ServedStage, *, image: str = DEFAULT_IMAGE, port: int = CONT
         "image": image,
         "command": serve_command(served, host="0.0.0.0", port=CONTAINER_PORT),
         "environment": {SECRET_KEY: f"${{{SECRET_KEY}:?set {SECRET_KEY} to the tracking server}}",
-                        **serving_env(served)},
+                        **serving_env(served),
+                        **({IBM_TOKEN: f"${{{IBM_TOKEN}:?set {IBM_TOKEN} for {served.serving.target}}}"}
+                           if _on_ibm(served) else {})},
         "labels": labels(served),
         "healthcheck": {"test": ["CMD", "python", "-c", probe], "interval": "10s", "timeout": "5s", "retries": 3,
                         "start_period": "30s"},

@@ -101,10 +101,15 @@ def test_serve_errors_exit_1_with_a_hint(spec_repo, run_cli) -> None:
         (("serve", "iris-classifier", "--stage", "staging"), "declares no serving block", "serving: {target: aer"),
         (("serve", "iris-classifier"), "registered model 'iris-classifier' does not exist", "qspec apply"),
     ]
+    ibm = (IRIS.replace("target: aer, shots: null", "target: 'ibm:ibm_torino', shots: 1024")
+           .replace("iris-classifier", "iris-on-ibm").replace("iris-vqc", "iris-ibm"))
+    ibm_file = repo.write("specs/ibm.yaml", ibm)  # serving on IBM hardware: the account is needed here
+    cases.append((("serve", "iris-on-ibm"), "no IBM Quantum account", "QISKIT_IBM_TOKEN"))
     for args, message, hint in cases:
         result = run_cli(*args)
         assert result.code == 1, (args, result.err)
         assert message in result.err and hint in result.err and "Traceback" not in result.err, result.err
+    ibm_file.unlink()
     # A stage declared in git but not applied yet has no alias to serve.
     assert run_cli("apply", "--auto-approve").code == 0
     canary = f"    staging: {{track: HEAD}}\n    canary: {{track: HEAD, {SERVING}}}\n"

@@ -160,3 +160,16 @@ def test_render_errors_exit_1_with_a_hint(run_cli, repo: Path, args: tuple[str, 
     assert message in result.err and "Traceback" not in result.err
     if hint is not None:
         assert "hint: " in result.err and hint in result.err.split("hint: ", 1)[1]
+
+
+def test_an_ibm_target_reads_its_token_from_a_secret_never_inline() -> None:
+    served = stage({"target": "ibm:ibm_torino", "shots": 4096})
+    container = kubernetes(served)[0]["spec"]["template"]["spec"]["containers"][0]
+    token = [e for e in container["env"] if e["name"] == "QISKIT_IBM_TOKEN"]
+    assert token == [{"name": "QISKIT_IBM_TOKEN", "valueFrom": {
+        "secretKeyRef": {"name": "qspec-ibm-quantum", "key": "QISKIT_IBM_TOKEN"}}}]
+    kubernetes_validate.validate(kubernetes(served)[0], "1.30", strict=True)
+    environment = compose(served)["services"]["iris-classifier-production"]["environment"]
+    assert environment["QISKIT_IBM_TOKEN"].startswith("${QISKIT_IBM_TOKEN:?")
+    assert not [e for e in kubernetes(stage(ISSUE))[0]["spec"]["template"]["spec"]["containers"][0]["env"]
+                if e["name"] == "QISKIT_IBM_TOKEN"]
