@@ -36,6 +36,11 @@ RUN_ID = "qspec.run_id"
 #: "git changed" (record == alias) from "moved by hand" (record != alias).
 ALIAS_PREFIX = "qspec.alias."
 
+#: ``qspec.serving.<stage> = <canonical JSON>`` is how the stage is served (the Deployment's
+#: ``stages.<stage>.serving``, as ``ServingSpec.canonical`` writes it): what ``plan`` diffs and
+#: ``qspec render`` / ``qspec serve`` read. Absent: the stage declares no serving.
+SERVING_PREFIX = "qspec.serving."
+
 # --- claims: one training per spec hash at a time (qspec.apply.claims) -------------------------------
 #: A claim is a registered model named ``qspec-claim.<spec hash>.<generation>``: MLflow refuses a
 #: second model of one name, which makes taking a claim atomic. ``snapshot`` never shows them.
@@ -59,6 +64,11 @@ RUN_KILLED = "KILLED"
 def alias_record(alias: str) -> str:
     """The registered-model tag that records where qspec last pointed ``alias``."""
     return ALIAS_PREFIX + alias
+
+
+def serving_record(stage: str) -> str:
+    """The registered-model tag that holds how ``stage`` is served."""
+    return SERVING_PREFIX + stage
 
 
 def claim_model_name(spec_hash: str, generation: int) -> str:

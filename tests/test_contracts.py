@@ -40,6 +40,8 @@ def copy_of_package(tmp_path: Path) -> Path:
      "qspec.cli.predict -> qspec.tracking"),
     ("apply/executor.py", "def _concrete() -> None:\n    from qspec.registry import mlflow  # noqa: F401\n",
      "qspec.apply.executor -> qspec.registry"),
+    ("serving/render.py", "def _heavy() -> None:\n    import mlflow  # noqa: F401\n",
+     "qspec.serving.render -> mlflow"),
 ])
 def test_a_forbidden_import_breaks_its_contract(tmp_path: Path, module: str, added: str, chain: str) -> None:
     root = copy_of_package(tmp_path)

@@ -40,7 +40,7 @@ from qspec.apply.faults import checkpoint
 from qspec.apply.ports import ClaimInfo, Registry, Trainer, TrainRequest
 from qspec.apply.result import ApplyResult, Outcome, Status
 from qspec.errors import QspecError
-from qspec.plan.actions import Action, Plan, PlanItem, Text
+from qspec.plan.actions import Action, Plan, PlanItem, Serving, Text
 from qspec.plan.state import (
     RegisteredModelInfo,
     RunInfo,
@@ -149,6 +149,8 @@ class _Apply:
                 return self.delete_version(item)
             case Action.CLOSE_RUN:
                 return self.close_run(item)
+            case Action.UPDATE_SERVING:
+                return self.update_serving(item)
             case _:
                 assert_never(action)
 
@@ -472,6 +474,25 @@ class _Apply:
         if not missing:
             return Outcome(item, Status.SKIPPED, "tags already in place")
         return Outcome(item, Status.DONE, "set " + ", ".join(f"{k}={v!r}" for k, v in sorted(missing.items())))
+
+    def update_serving(self, item: PlanItem) -> Outcome:
+        """Write (or, with ``new`` None, remove) the stage's ``qspec.serving.<alias>`` tag; nothing trains."""
+        assert item.model is not None and item.alias is not None
+        assert item.new is None or isinstance(item.new, Serving)
+        model = self._managed_model(item)
+        if isinstance(model, Outcome):
+            return model
+        key = tag.serving_record(item.alias)
+        current = model.tags.get(key)
+        if item.new is None:
+            if current is None:
+                return Outcome(item, Status.SKIPPED, "no serving record to remove")
+            self.registry.delete_model_tag(item.model, key)
+            return Outcome(item, Status.DONE, f"removed {key}")
+        if current == item.new.value:
+            return Outcome(item, Status.SKIPPED, "serving already in place")
+        self.registry.set_model_tags(item.model, {key: item.new.value})
+        return Outcome(item, Status.DONE, f"set {key}")
 
     def update_description(self, item: PlanItem) -> Outcome:
         assert item.model is not None and isinstance(item.new, Text)

@@ -33,7 +33,7 @@ class _State:
 
 #: Commands that write nothing but their output: the console script skips interpreter teardown
 #: after them (see ``run``).
-READ_ONLY = frozenset({"validate", "schema", "plan", "status"})
+READ_ONLY = frozenset({"validate", "schema", "plan", "status", "render"})
 
 
 def _echo_err(text: str, *, fg: str | None = None, bold: bool = False) -> None:
@@ -174,7 +174,8 @@ def _register_optional_commands() -> None:
     """Commands that live in their own modules (they import heavier layers lazily)."""
     import importlib
 
-    for module, name in (("qspec.cli.predict", "predict"), ("qspec.cli.reconcile", None)):
+    for module, name in (("qspec.cli.predict", "predict"), ("qspec.cli.reconcile", None),
+                         ("qspec.cli.serving", None)):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -8,12 +8,13 @@ fields after those are what apply needs to act without parsing strings.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeAlias, assert_never
 
-from qspec.plan.fields import FieldChange, SpecChanges
+from qspec.plan.fields import FieldChange, SpecChanges, leaves, show
 from qspec.plan.reasons import Reason
 from qspec.plan.state import Budget, Estimate, describe_estimate, estimate_from_dict, estimate_to_dict
 from qspec.spec.models import Bound
@@ -29,6 +30,7 @@ __all__ = [
     "PlanItem",
     "Reason",
     "Recorded",
+    "Serving",
     "SpecChanges",
     "TagValue",
     "TagValues",
@@ -51,6 +53,7 @@ class Action(StrEnum):
     DELETE_ALIAS = "delete-alias"
     DELETE_VERSION = "delete-version"
     CLOSE_RUN = "close-run"
+    UPDATE_SERVING = "update-serving"
     BLOCKED = "blocked"
     DRIFT = "drift"
 
@@ -83,6 +86,7 @@ _SYMBOLS = {
     Action.DELETE_ALIAS: "-",
     Action.DELETE_VERSION: "-",
     Action.CLOSE_RUN: "~",
+    Action.UPDATE_SERVING: "~",
     Action.BLOCKED: "!",
     Action.DRIFT: "?",
 }
@@ -98,6 +102,7 @@ _BUCKETS = {
     Action.DELETE_ALIAS: "delete",
     Action.DELETE_VERSION: "delete",
     Action.CLOSE_RUN: "change",
+    Action.UPDATE_SERVING: "change",
     Action.BLOCKED: "blocked",
     Action.DRIFT: "drift",
 }
@@ -139,6 +144,23 @@ class Text:
 
 
 @dataclass(frozen=True)
+class Serving:
+    """How a stage is served, as its ``qspec.serving.<stage>`` tag holds it (canonical JSON,
+    ``ServingSpec.canonical``): kept as text, since a person may have edited the tag; shown field by
+    field ("target=aer, shots=1024, replicas.min=1, ...")."""
+
+    value: str
+
+    def fields(self) -> dict[str, Any] | None:
+        """The record as dotted fields (``replicas.max``), or None when it is not a JSON object."""
+        try:
+            data = json.loads(self.value)
+        except ValueError:
+            return None
+        return dict(leaves(data)) if isinstance(data, dict) else None
+
+
+@dataclass(frozen=True)
 class NewVersion:
     """The version a REGISTER makes of a build, and the run it registers when that is known."""
 
@@ -161,7 +183,7 @@ class Cost:
 
 
 #: ``int`` is a version number ("v3").
-Value: TypeAlias = int | Recorded | TagValue | TagValues | Text | NewVersion | PendingVersion | Cost
+Value: TypeAlias = int | Recorded | TagValue | TagValues | Text | Serving | NewVersion | PendingVersion | Cost
 
 
 def describe(value: Value) -> str:
@@ -178,6 +200,11 @@ def describe(value: Value) -> str:
         case Text(value=text):
             flat = " ".join(text.split())
             return repr(flat if len(flat) <= 60 else flat[:57] + "...")
+        case Serving(value=text):
+            fields = value.fields()
+            if fields is None:
+                return repr(text)
+            return ", ".join(f"{k}={show(v)}" for k, v in fields.items())
         case NewVersion(label=label, run_id=run_id):
             return f"version of {label}" + (f" from run {run_id}" if run_id is not None else "")
         case PendingVersion(label=label):
@@ -201,6 +228,8 @@ def value_to_dict(value: Value) -> dict[str, Any]:
             return {"type": "text", "value": text}
         case TagValues(values=tags):
             return {"type": "tags", "values": dict(tags)}
+        case Serving(value=text):
+            return {"type": "serving", "value": text}
         case NewVersion(label=label, run_id=run_id):
             return {"type": "new-version", "label": label, "run_id": run_id}
         case PendingVersion(label=label):
@@ -223,6 +252,8 @@ def value_from_dict(data: Mapping[str, Any]) -> Value:
         return Text(str(data["value"]))
     if kind == "tags":
         return TagValues({str(k): None if v is None else str(v) for k, v in data["values"].items()})
+    if kind == "serving":
+        return Serving(str(data["value"]))
     if kind == "new-version":
         return NewVersion(str(data["label"]), data.get("run_id"))
     if kind == "pending-version":

@@ -76,6 +76,7 @@ def desired_state(specs: SpecSet, *, resolve_ref: RefResolver | None = None, est
             for alias, stage in spec.stages.items():
                 gates = dict(spec.gates.get(alias, {}))
                 source = stage.describe()
+                serving = None if stage.serving is None else stage.serving.canonical()
                 if alias in declared_by:
                     # Two Deployments cannot both own one alias; which one wins would depend on file order.
                     stages[alias] = Stage(
@@ -85,9 +86,9 @@ def desired_state(specs: SpecSet, *, resolve_ref: RefResolver | None = None, est
                     continue
                 declared_by[alias] = deployment.name
                 if stage.version is not None:
-                    stages[alias] = Stage(alias, source, version=stage.version, gates=gates)
+                    stages[alias] = Stage(alias, source, version=stage.version, gates=gates, serving=serving)
                 elif stage.track is not None:
-                    stages[alias] = Stage(alias, source, spec_hash=head.spec_hash, gates=gates)
+                    stages[alias] = Stage(alias, source, spec_hash=head.spec_hash, gates=gates, serving=serving)
                 else:
                     assert stage.ref is not None
                     resolved, error = _resolve(resolve_ref, stage.ref, name, model.spec.experiment)
@@ -99,7 +100,7 @@ def desired_state(specs: SpecSet, *, resolve_ref: RefResolver | None = None, est
                         resolved.git_commit, priced(resolved.spec_hash, resolved.experiment, stage.ref),
                         checked(resolved.spec_hash, resolved.experiment, stage.ref))
                     builds[build.spec_hash] = build
-                    stages[alias] = Stage(alias, source, spec_hash=build.spec_hash, gates=gates)
+                    stages[alias] = Stage(alias, source, spec_hash=build.spec_hash, gates=gates, serving=serving)
         models[name] = DesiredModel(
             name=name, experiment=model.spec.experiment, head_hash=head.spec_hash, builds=builds,
             requirements=dict(model.spec.requirements), stages=stages, spec_path=loaded_model.file,

@@ -21,6 +21,11 @@ Experiment:
 - An alias git does not declare on a managed model is drift; with ``prune`` it is deleted.
 - Version tags edited by hand (they differ from their run's tags) are drift, healed by update-tags.
 - A Model's ``metadata.description``, when git declares one, is the registered model's description.
+- A stage's ``serving`` block is the registered model's ``qspec.serving.<stage>`` tag (canonical
+  JSON): a missing or different tag is an update-serving item (never a training); a stage that no
+  longer declares serving has its tag removed. Not for a stage whose declaration cannot be resolved,
+  nor for a model this plan would create only to record serving; an undeclared stage's tag is removed
+  with ``prune`` only, as its alias is.
 - Every Experiment git declares needs one finished run of its hash, whether or not a Model
   registers it: train (or blocked, as a build is). A hash a model's plan trains is trained once.
 - A managed run left RUNNING whose spec this plan does not train (a FINISHED run of it exists, or
@@ -42,6 +47,7 @@ from qspec.plan.actions import (
     PlanItem,
     Reason,
     Recorded,
+    Serving,
     TagValue,
     TagValues,
     Text,
@@ -206,16 +212,23 @@ def _diff_model(model: DesiredModel, registered: RegisteredModelInfo | None, act
 
     moving: set[str] = set()
     records = registered.alias_records()
+    servings = registered.serving_records()
     for alias, stage in sorted(model.stages.items()):
         out.extend(_plan_stage(model, registered, actual, stage, targets, records.get(alias)))
-        if any(i.alias == alias and i.action in (Action.MOVE_ALIAS, Action.SET_ALIAS) for i in out):
+        pointed = any(i.alias == alias and i.action in (Action.MOVE_ALIAS, Action.SET_ALIAS) for i in out)
+        if pointed:
             moving.add(alias)
+        if stage.error is None and (not missing or pointed):
+            out.extend(_plan_serving(name, alias, stage.serving, servings.get(alias)))
     for alias, version in sorted(registered.aliases.items()):
         if alias not in model.stages:
             out.append(_undeclared_alias(name, alias, version, prune, Reason.UNDECLARED_ALIAS,
                                          "git does not declare this stage"))
             if prune:
                 moving.add(alias)
+    if prune:
+        for alias in sorted(set(servings) - set(model.stages)):
+            out.extend(_plan_serving(name, alias, None, servings[alias], why="git does not declare this stage"))
 
     # A duplicate still served by an alias that stays is left for a later apply, after the move.
     served = {v for a, v in registered.aliases.items() if a not in moving}
@@ -388,6 +401,26 @@ def _plan_stage(model: DesiredModel, registered: RegisteredModelInfo, actual: Ac
     return out
 
 
+def _plan_serving(name: str, alias: str, wanted: str | None, record: str | None, *,
+                  why: str = "the stage declares no serving block") -> list[PlanItem]:
+    """The update-serving item that makes the ``qspec.serving.<alias>`` tag say ``wanted`` (None:
+    no tag), or nothing when it does. Its own item: serving is not part of any spec hash."""
+    if wanted == record:
+        return []
+    subject = f"{name}@{alias}"
+    old = None if record is None else Serving(record)
+    key = tag.serving_record(alias)
+    if wanted is None:
+        return [PlanItem(Action.UPDATE_SERVING, subject, old=old, model=name, alias=alias, code=Reason.SERVING_REMOVED,
+                         reason=f"{why}: remove the serving record ({key})")]
+    if record is None:
+        code, reason = Reason.SERVING_DECLARED, f"git declares how @{alias} is served (no retraining)"
+    else:
+        code, reason = Reason.SERVING_CHANGED, f"git's serving block for @{alias} differs from {key} (no retraining)"
+    return [PlanItem(Action.UPDATE_SERVING, subject, old=old, new=Serving(wanted), model=name, alias=alias,
+                     tags={key: wanted}, code=code, reason=reason)]
+
+
 def _undeclared_alias(name: str, alias: str, version: int, prune: bool, code: Reason, why: str) -> PlanItem:
     subject = f"{name}@{alias}"
     if prune:
@@ -465,7 +498,7 @@ def changed_experiments(now: DesiredState, base: DesiredState) -> set[str]:
 
 def _fingerprint(model: DesiredModel) -> object:
     stages = tuple(sorted(
-        (s.alias, s.source, s.spec_hash, s.version, s.error,
+        (s.alias, s.source, s.spec_hash, s.version, s.error, s.serving,
          tuple(sorted((m, b.min, b.max) for m, b in s.gates.items())))
         for s in model.stages.values()
     ))

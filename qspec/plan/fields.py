@@ -104,7 +104,7 @@ def flatten(identity: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in resource.items():
         if key == "spec" and isinstance(value, Mapping):
-            out.update(_leaves(value, ""))
+            out.update(leaves(value))
         else:
             out[key] = value
     if identity.get("data_fingerprint") is not None:
@@ -112,13 +112,23 @@ def flatten(identity: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _leaves(node: Mapping[str, Any], prefix: str) -> Iterator[tuple[str, Any]]:
+def leaves(node: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """The leaves of nested mappings as (dotted path, value), in order; an empty mapping is a leaf."""
     for key, value in node.items():
         path = f"{prefix}{key}"
         if isinstance(value, Mapping) and value:
-            yield from _leaves(value, path + ".")
+            yield from leaves(value, path + ".")
         else:
             yield path, value
+
+
+def mapping_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[FieldChange, ...]:
+    """Every leaf that differs between two nested mappings (``replicas.max: 5 -> 8``), in the new
+    one's order, then the leaves only the old one has."""
+    before, after = dict(leaves(old)), dict(leaves(new))
+    out = [FieldChange(p, None, v, "added") if p not in before else FieldChange(p, before[p], v)
+           for p, v in after.items() if p not in before or before[p] != v]
+    return (*out, *(FieldChange(p, v, None, "removed") for p, v in before.items() if p not in after))
 
 
 def field_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[FieldChange, ...]:

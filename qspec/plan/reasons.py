@@ -44,6 +44,10 @@ class Reason(StrEnum):
     ALIAS_DECLARED = "alias-declared"  # git declares the alias at another version: set or move it
     HEAL_DRIFT = "heal-drift"  # the same, and it undoes an alias moved or deleted by hand
     ALIAS_RECORD_MISSING = "alias-record-missing"  # alias in place, qspec's record of it missing or stale
+    # --- how a stage is served (its ``qspec.serving.<stage>`` tag) -----------------------------------
+    SERVING_DECLARED = "serving-declared"  # git declares serving for a stage that has no record of it
+    SERVING_CHANGED = "serving-changed"  # the record differs from git's serving block (git or a hand changed it)
+    SERVING_REMOVED = "serving-removed"  # git no longer declares serving for the stage: remove the record
     # --- drift: the registry changed without git ---------------------------------------------------
     ALIAS_MOVED_BY_HAND = "alias-moved-by-hand"
     ALIAS_DELETED_BY_HAND = "alias-deleted-by-hand"

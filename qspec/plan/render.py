@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from qspec.plan.actions import ACTION_WIDTH, Action, Plan, PlanItem, describe
+from qspec.plan.actions import ACTION_WIDTH, Action, Plan, PlanItem, Serving, describe
+from qspec.plan.fields import mapping_changes
 from qspec.plan.state import describe_estimate
 
 
@@ -27,6 +28,10 @@ def summary_line(plan: Plan) -> str:
 
 
 def _change(item: PlanItem) -> str:
+    if item.action is Action.UPDATE_SERVING and isinstance(item.old, Serving) and isinstance(item.new, Serving):
+        before, after = item.old.fields(), item.new.fields()
+        if before is not None and after is not None:  # field by field: "shots: 1024 -> 2048"
+            return ", ".join(change.describe() for change in mapping_changes(before, after))
     old = None if item.old is None else describe(item.old)
     new = None if item.new is None else describe(item.new)
     if old is not None and new is not None:
@@ -34,7 +39,8 @@ def _change(item: PlanItem) -> str:
     if new is not None:
         return f"-> {new}" if item.action in (Action.SET_ALIAS, Action.MOVE_ALIAS) else new
     if old is not None:
-        return f"{old} -> (none)" if item.action in (Action.DRIFT, Action.DELETE_ALIAS) else old
+        removed = (Action.DRIFT, Action.DELETE_ALIAS, Action.UPDATE_SERVING)
+        return f"{old} -> (none)" if item.action in removed else old
     return ""
 
 

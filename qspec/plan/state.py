@@ -168,6 +168,7 @@ class Stage:
     gates: Mapping[str, Bound] = field(default_factory=dict)
     error: str | None = None  # why the stage cannot be resolved (a ref that does not resolve)
     error_code: Reason = Reason.REF_UNRESOLVED  # which kind of error ``error`` is, when there is one
+    serving: str | None = None  # how it is served: ``ServingSpec.canonical()``; None: not declared
 
 
 @dataclass(frozen=True)
@@ -243,6 +244,11 @@ class RegisteredModelInfo:
             if version.version == number:
                 return version
         return None
+
+    def serving_records(self) -> dict[str, str]:
+        """stage -> how it is served (canonical JSON), from the ``qspec.serving.*`` tags."""
+        return {k.removeprefix(tag.SERVING_PREFIX): v for k, v in self.tags.items()
+                if k.startswith(tag.SERVING_PREFIX)}
 
     def alias_records(self) -> dict[str, str]:
         """alias -> the version qspec last set it to, from the ``qspec.alias.*`` tags."""

@@ -42,8 +42,9 @@ def build(spec_hash: str = H1, experiment: str = "exp", *, rev: str | None = Non
                  estimate=estimate, budget=budget or Budget(), blocker=blocker)
 
 
-def head(alias: str = "staging", spec_hash: str = H1, gates: Mapping[str, Bound] | None = None) -> Stage:
-    return Stage(alias, "track HEAD", spec_hash=spec_hash, gates=dict(gates or {}))
+def head(alias: str = "staging", spec_hash: str = H1, gates: Mapping[str, Bound] | None = None, *,
+         serving: str | None = None) -> Stage:
+    return Stage(alias, "track HEAD", spec_hash=spec_hash, gates=dict(gates or {}), serving=serving)
 
 
 def model(name: str = "m", *, head_hash: str = H1, experiment: str = "exp", stages: list[Stage] | None = None,
@@ -81,12 +82,14 @@ def version(number: int, run_id: str, spec_hash: str = H1, **tags: str) -> Versi
 
 def registered(name: str = "m", versions: list[VersionInfo] | None = None, aliases: Mapping[str, int] | None = None,
                *, managed: bool = True, records: Mapping[str, int] | None = None,
-               description: str | None = None) -> RegisteredModelInfo:
-    """A registered model; ``records`` defaults to the aliases (as if qspec had set each of them)."""
+               description: str | None = None, servings: Mapping[str, str] | None = None) -> RegisteredModelInfo:
+    """A registered model; ``records`` defaults to the aliases (as if qspec had set each of them);
+    ``servings``: stage -> its ``qspec.serving.<stage>`` record."""
     model_tags = {tag.MANAGED: tag.TRUE} if managed else {}
     recorded = aliases if records is None else records
     if managed:
         model_tags.update({tag.alias_record(a): str(v) for a, v in (recorded or {}).items()})
+    model_tags.update({tag.serving_record(a): v for a, v in (servings or {}).items()})
     return RegisteredModelInfo(name, model_tags, tuple(versions or ()), dict(aliases or {}), description)
 
 

@@ -38,12 +38,14 @@ def load_circuit(circuit_or_qpy: Any) -> Any:
 
 def predict_classifier(circuit_or_qpy: Any, parameters: Sequence[float] | Mapping[str, float] | np.ndarray,
                        preprocessing: Preprocessing, raw_rows: Any, *, shots: int | None = None,
-                       seed: int | None = None) -> tuple[list[str | int], np.ndarray]:
+                       seed: int | None = None, target: str | None = None) -> tuple[list[str | int], np.ndarray]:
     """Class labels (as the spec names them) and probabilities (n x 2: class 0, class 1) of raw rows.
 
     ``parameters`` are the trained weights in ``TrainingResult.parameter_names`` order, or a
     mapping from those names. ``raw_rows`` are raw feature rows (array, list or DataFrame), which
-    ``preprocessing.apply`` maps to circuit inputs exactly as in training.
+    ``preprocessing.apply`` maps to circuit inputs exactly as in training. ``target`` (a backend
+    target such as ``fake:manila``; None or ``aer``: the local paths above) runs the circuit through
+    that target's plug-in instead, as a served stage's ``serving.target`` asks.
     """
     found = _first_non_finite(raw_rows, preprocessing)
     inputs = preprocessing.apply(raw_rows)
@@ -55,7 +57,7 @@ def predict_classifier(circuit_or_qpy: Any, parameters: Sequence[float] | Mappin
         raise QspecError(f"input row {row + 1}, column {column!r} is not a finite number",
                          hint="fill or drop rows with empty, NaN or infinite feature values")
     expectation = _expectations(load_circuit(circuit_or_qpy), parameters, inputs, None,
-                                shots=shots, seed=seed)
+                                shots=shots, seed=seed, target=target)
     p1 = np.clip((1.0 - expectation) / 2.0, 0.0, 1.0)
     probabilities = np.stack([1.0 - p1, p1], axis=1)
     labels = [preprocessing.classes[int(p > 0.5)] for p in p1]
@@ -64,19 +66,20 @@ def predict_classifier(circuit_or_qpy: Any, parameters: Sequence[float] | Mappin
 
 def predict_energy(circuit_or_qpy: Any, parameters: Sequence[float] | Mapping[str, float] | np.ndarray,
                    hamiltonian: Any, *, constant: float = 0.0, shots: int | None = None,
-                   seed: int | None = None) -> float:
+                   seed: int | None = None, target: str | None = None) -> float:
     """The energy <H> + constant of a trained VQE circuit; ``hamiltonian`` is a SparsePauliOp or
     a ``{label: coefficient}`` mapping as in the spec."""
     from qiskit.quantum_info import SparsePauliOp
 
     operator = hamiltonian if isinstance(hamiltonian, SparsePauliOp) else SparsePauliOp.from_list(
         sorted(dict(hamiltonian).items()))
-    value = _expectations(load_circuit(circuit_or_qpy), parameters, None, operator, shots=shots, seed=seed)
+    value = _expectations(load_circuit(circuit_or_qpy), parameters, None, operator, shots=shots, seed=seed,
+                          target=target)
     return float(value[0]) + constant
 
 
 def _expectations(circuit: Any, parameters: Any, inputs: np.ndarray | None, observable: Any, *,
-                  shots: int | None, seed: int | None) -> np.ndarray:
+                  shots: int | None, seed: int | None, target: str | None = None) -> np.ndarray:
     from qspec.quantum.backends import Backend, ExactEvaluator, SamplerEvaluator
     from qspec.quantum.circuits import FEATURE_PREFIX, WEIGHT_PREFIX, Circuits, parity_observable
     from qspec.quantum.result import DeviceInfo
@@ -95,8 +98,13 @@ def _expectations(circuit: Any, parameters: Any, inputs: np.ndarray | None, obse
     x = np.zeros((1, 0)) if inputs is None else np.asarray(inputs, dtype=float)
     rows = max(len(x), 1)
     index = np.arange(rows) if inputs is not None else np.zeros(1, dtype=np.int64)
-    if shots is None:
-        evaluator: Any = ExactEvaluator(circuits)
+    if target not in (None, "aer"):
+        from qspec.quantum.backends import make_evaluator, open_backend
+
+        on_target = BackendSpec(target=target, shots=shots, seed=seed or 0)
+        evaluator: Any = make_evaluator(open_backend(on_target, circuit.num_qubits), circuits)
+    elif shots is None:
+        evaluator = ExactEvaluator(circuits)
     else:
         from qiskit_aer import AerSimulator
 

@@ -29,7 +29,7 @@ from qspec.spec.models import (
 
 if TYPE_CHECKING:
     from qspec.spec.load import Loaded, SpecSet
-    from qspec.spec.models import Deployment
+    from qspec.spec.models import Deployment, ServingSpec
 
 Path = tuple[str | int, ...]
 Finding = tuple[Path, str, str | None]
@@ -233,6 +233,12 @@ def check_references(specs: SpecSet) -> list[Problem]:
                 if produced is not None and metric not in METRICS_BY_TASK[produced]:
                     at(deployment, ("spec", "gates", stage, metric), f"task {produced} produces no metric {metric!r}",
                        "metrics: " + ", ".join(sorted(METRICS_BY_TASK[produced])))
+        if target is not None and target.resource.spec.experiment in specs.experiments:
+            consumed = specs.experiments[target.resource.spec.experiment].resource
+            for stage, declared in spec.stages.items():
+                if declared.serving is not None:
+                    for path, message, hint in check_serving(consumed, declared.serving):
+                        at(deployment, ("spec", "stages", stage, "serving", *path), message, hint)
         for metric in spec.monitoring:
             if metric not in MONITOR_METRICS:
                 at(deployment, ("spec", "monitoring", metric), f"cannot monitor {metric!r}",
@@ -240,4 +246,21 @@ def check_references(specs: SpecSet) -> list[Problem]:
             elif produced == "vqe":
                 at(deployment, ("spec", "monitoring", metric), "monitoring applies to classifiers",
                    "remove monitoring from a VQE deployment")
+    return out
+
+
+def check_serving(experiment: Experiment, serving: ServingSpec) -> list[Finding]:
+    """Whether the model trained by ``experiment`` can be served as ``serving`` says: the serving
+    target's own rules (``Target.check``: the circuit's qubits on the device, shots on hardware),
+    applied to the experiment with its backend replaced by the serving one. Paths are relative to
+    the ``serving`` block (``("target",)``, ``("shots",)``)."""
+    from qspec.spec.models import BackendSpec
+
+    backend = BackendSpec(target=serving.target, shots=serving.shots)
+    served = experiment.spec.model_copy(update={"backend": backend})
+    out: list[Finding] = []
+    for path, message, hint in backend.plugin.check(served):
+        field = path[-1] if path[:2] == ("spec", "backend") else "target"
+        out.append(((field,), message.replace("the circuit needs", f"the model's circuit ({experiment.name}) needs"),
+                    hint))
     return out

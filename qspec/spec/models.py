@@ -488,10 +488,97 @@ class ModelSpec(SpecModel):
     requirements: dict[str, Bound] = {}
 
 
+#: Replicas a served stage may scale to (``serving.replicas.max``).
+MAX_REPLICAS = 1000
+
+#: Kubernetes quantities (``resource.Quantity``) of CPU and memory, as ``serving.resources`` takes them.
+CPU_PATTERN = re.compile(r"^(?:\d+(?:\.\d+)?|\.\d+|\d+m)$")
+MEMORY_PATTERN = re.compile(r"^(?:\d+(?:\.\d+)?)(?:Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
+CPU_HINT = 'CPU as Kubernetes writes it: cores ("2", "0.5") or millicores ("500m")'
+MEMORY_HINT = 'memory as Kubernetes writes it: bytes with a unit, e.g. "512Mi", "4Gi" or "1G"'
+
+
+class ReplicasSpec(SpecModel):
+    """How many copies of a served stage run: ``{min: 1, max: 5}`` (an autoscaler between the two)."""
+
+    min: int = Field(default=1, strict=True, ge=1, le=MAX_REPLICAS,
+                     description=f"1 to {MAX_REPLICAS} replicas always running")
+    max: int = Field(default=1, strict=True, ge=1, le=MAX_REPLICAS,
+                     description=f"1 to {MAX_REPLICAS} replicas at most, and at least min")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReplicasSpec:
+        if self.max < self.min:
+            raise spec_error(f"replicas max {self.max} is less than min {self.min}",
+                             f"set max to {self.min} or more (max == min: a fixed number of replicas)")
+        return self
+
+
+class ResourcesSpec(SpecModel):
+    """What one replica requests (and is limited to): ``{cpu: "2", memory: 4Gi}``."""
+
+    cpu: str | None = Field(default=None, description=CPU_HINT)
+    memory: str | None = Field(default=None, description=MEMORY_HINT)
+
+    @field_validator("cpu", mode="before")
+    @classmethod
+    def _cpu(cls, value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = f"{value:g}"  # cpu: 2 in YAML is the quantity "2"
+        if isinstance(value, str) and (not CPU_PATTERN.match(value) or _zero(value)):
+            raise spec_error(f"cpu {shown(value)} is not a CPU quantity", CPU_HINT)
+        return value
+
+    @field_validator("memory", mode="before")
+    @classmethod
+    def _memory(cls, value: Any) -> Any:
+        if isinstance(value, str) and (not MEMORY_PATTERN.match(value) or _zero(value)):
+            unit = re.sub(r"^[\d.]+", "", value)
+            better = {"gb": "G or Gi", "mb": "M or Mi", "kb": "k or Ki", "gib": "Gi", "mib": "Mi", "kib": "Ki",
+                      "gi": "Gi", "mi": "Mi", "ki": "Ki", "g": "G or Gi", "m": "M or Mi"}.get(unit.lower()) \
+                if unit != value else None
+            raise spec_error(f"memory {shown(value)} is not a memory quantity",
+                             (f"write the unit {better}; " if better else "") + MEMORY_HINT)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise spec_error(f"memory {shown(value)} has no unit", MEMORY_HINT)
+        return value
+
+
+def _zero(quantity: str) -> bool:
+    number = re.match(r"^[\d.]*", quantity)
+    return number is not None and number.group() not in ("", ".") and float(number.group()) == 0
+
+
+class ServingSpec(SpecModel):
+    """How a stage is served (``qspec render`` / ``qspec serve``): where its circuit runs, with how
+    many shots, on how many replicas with what resources. Not part of any spec hash: changing it is
+    a plan item of its own, never a retraining."""
+
+    target: str = "aer"
+    shots: PositiveInt | None = Field(
+        default=None, le=MAX_SHOTS,
+        description=f"1 to {MAX_SHOTS:,} shots per prediction, or null for exact expectation values")
+    replicas: ReplicasSpec = ReplicasSpec()
+    resources: ResourcesSpec = ResourcesSpec()
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, value: str) -> str:
+        return target_plugins.parse(value)
+
+    def canonical(self) -> str:
+        """The registry's record of it (the ``qspec.serving.<stage>`` tag): compact JSON, every field
+        (defaults included) in the order declared here, so one block always makes one string."""
+        import json
+
+        return json.dumps(self.model_dump(mode="json"), separators=(",", ":"))
+
+
 class StageSpec(SpecModel):
     track: Literal["HEAD"] | None = None
     ref: str | None = Field(default=None, min_length=1)
     version: PositiveInt | None = None
+    serving: ServingSpec | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> StageSpec:

@@ -285,6 +285,20 @@ CASES = [
          desired(model(stages=[])), actual(),
          [(A.CREATE_MODEL, "m", R.MODEL_MISSING), (A.TRAIN, f"exp#{H1[:12]}", R.NO_RUN),
           (A.REGISTER, "m", R.AFTER_TRAINING)]),
+    Case("a stage's new serving block is recorded, nothing trains",
+         desired(model(stages=[head(serving='{"shots":1024}')])),
+         actual(registered(versions=[version(1, "r1")], aliases={"staging": 1}), runs=[run("r1")]),
+         [(A.UPDATE_SERVING, "m@staging", R.SERVING_DECLARED)], reasons={0: "no retraining"}),
+    Case("a changed serving block updates the record",
+         desired(model(stages=[head(serving='{"shots":2048}')])),
+         actual(registered(versions=[version(1, "r1")], aliases={"staging": 1}, servings={"staging": '{"shots":1024}'}),
+                runs=[run("r1")]),
+         [(A.UPDATE_SERVING, "m@staging", R.SERVING_CHANGED)]),
+    Case("a removed serving block removes the record",
+         desired(model()),
+         actual(registered(versions=[version(1, "r1")], aliases={"staging": 1}, servings={"staging": '{"shots":1024}'}),
+                runs=[run("r1")]),
+         [(A.UPDATE_SERVING, "m@staging", R.SERVING_REMOVED)], reasons={0: "declares no serving block"}),
 ]
 
 

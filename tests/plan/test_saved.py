@@ -19,6 +19,7 @@ from qspec.plan.actions import (
     PlanItem,
     Reason,
     Recorded,
+    Serving,
     TagValue,
     TagValues,
     Text,
@@ -32,7 +33,7 @@ from qspec.plan.state import Budget, Estimate, RunInfo
 from qspec.plan.testing import H1, H2, actual, bound, registered, run, version
 
 VALUES: list[Value] = [
-    3, Recorded("7"), TagValue("2"), Text("Iris\nsetosa vs versicolor"),
+    3, Recorded("7"), TagValue("2"), Text("Iris\nsetosa vs versicolor"), Serving('{"shots":1024}'),
     TagValues({"qspec.spec_path": "a.yaml", "qspec.git_dirty": None}),
     NewVersion("exp#1a2b", "r1"), NewVersion("exp#1a2b"), PendingVersion("exp#1a2b"), Cost(None),
     Cost(Estimate(1200, None, 1.5, qpu_seconds=3.0, per_iteration_circuits=12, primitive_calls=100,

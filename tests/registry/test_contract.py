@@ -298,3 +298,18 @@ def _run(registry: Any, run_id: str) -> RunInfo:
     found = registry.get_run(run_id)
     assert found is not None, run_id
     return found
+
+
+def test_a_serving_record_round_trips_through_snapshot_and_get_model(backend: Backend) -> None:
+    from qspec import tags as tag
+    from qspec.spec.models import ServingSpec
+
+    record = ServingSpec.model_validate({"target": "fake:manila", "shots": 1024, "replicas": {"min": 1, "max": 5},
+                                         "resources": {"cpu": "500m", "memory": "4Gi"}}, strict=False).canonical()
+    registry = backend.registry
+    registry.create_model("m", MANAGED)
+    registry.set_model_tags("m", {tag.serving_record("production"): record})
+    assert _model(registry, "m").serving_records() == {"production": record}
+    assert registry.snapshot().models["m"].serving_records() == {"production": record}
+    registry.delete_model_tag("m", tag.serving_record("production"))
+    assert registry.snapshot().models["m"].serving_records() == {}
