@@ -36,6 +36,19 @@ RUN_ID = "qspec.run_id"
 #: "git changed" (record == alias) from "moved by hand" (record != alias).
 ALIAS_PREFIX = "qspec.alias."
 
+# --- monitoring (qspec monitor) -------------------------------------------------------------------------
+MONITORING = "qspec.monitoring"  # "true" on a monitoring run (never managed: no training of any spec)
+MONITOR_MODEL = "qspec.monitor.model"  # a monitoring run's model, version, stage (alias) and target
+MONITOR_VERSION = "qspec.monitor.version"
+MONITOR_STAGE = "qspec.monitor.stage"
+MONITOR_TARGET = "qspec.monitor.target"
+MONITOR_VERDICT = "qspec.monitor.verdict"  # ok | performance_drift | hardware_drift (comma-separated)
+#: On a version: the drift its last monitoring found (``performance_drift``, ``hardware_drift``).
+ALERT = "qspec.alert"
+#: ``qspec.monitor.<stage>`` on a registered model: the last verdict of that stage (JSON, see
+#: ``qspec.monitor.verdict.MonitorRecord``), which ``qspec status`` shows with its age.
+MONITOR_RECORD_PREFIX = "qspec.monitor."
+
 # --- claims: one training per spec hash at a time (qspec.apply.claims) -------------------------------
 #: A claim is a registered model named ``qspec-claim.<spec hash>.<generation>``: MLflow refuses a
 #: second model of one name, which makes taking a claim atomic. ``snapshot`` never shows them.
@@ -59,6 +72,11 @@ RUN_KILLED = "KILLED"
 def alias_record(alias: str) -> str:
     """The registered-model tag that records where qspec last pointed ``alias``."""
     return ALIAS_PREFIX + alias
+
+
+def monitor_record(stage: str) -> str:
+    """The registered-model tag that keeps the last monitoring verdict of ``stage``."""
+    return MONITOR_RECORD_PREFIX + stage
 
 
 def claim_model_name(spec_hash: str, generation: int) -> str:

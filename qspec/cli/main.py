@@ -174,7 +174,8 @@ def _register_optional_commands() -> None:
     """Commands that live in their own modules (they import heavier layers lazily)."""
     import importlib
 
-    for module, name in (("qspec.cli.predict", "predict"), ("qspec.cli.reconcile", None)):
+    for module, name in (("qspec.cli.predict", "predict"), ("qspec.cli.reconcile", None),
+                         ("qspec.cli.monitor", None)):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:
