@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     from qspec.store import Tracking
 
 __all__ = ["ApplyOutcome", "GitState", "PlanResult", "SavedApplyOutcome", "StatusResult", "Workspace", "apply",
-           "apply_saved", "load_plan", "monitor", "plan", "predict", "save_plan", "status", "trainings_only", "validate"]
+           "apply_saved", "load_plan", "monitor", "plan", "predict", "save_plan", "status", "trainings_only",
+           "validate"]
 
 
 @dataclass

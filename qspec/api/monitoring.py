@@ -37,8 +37,8 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from qspec.spec.models import BackendSpec, Deployment, Experiment
     from qspec.spec.load import Loaded
+    from qspec.spec.models import BackendSpec, Deployment, Experiment
 
 #: The label column of new data when the spec names none (a csv data set's ``target`` names it).
 DEFAULT_LABEL = "label"
@@ -165,12 +165,13 @@ def read_labelled(path: str | Path, preprocessing: Any, label: str) -> tuple[pd.
 
     from qspec.tracking.predict import check_finite, read_rows
 
+    empty = QspecError(f"{path} is empty", hint="the first row names the feature columns and the label column")
     if Path(path).is_file() and Path(path).stat().st_size == 0:
-        raise QspecError(f"{path} is empty", hint="the first row names the feature columns and the label column")
+        raise empty
     try:
         frame = read_rows(path)
     except pd.errors.EmptyDataError:
-        raise QspecError(f"{path} is empty", hint="the first row names the feature columns and the label column") from None
+        raise empty from None
     names = list(preprocessing.feature_names)
     expected = f"the columns are the model's features ({', '.join(repr(n) for n in names)}) and {label!r}"
     columns = [str(c) for c in frame.columns]

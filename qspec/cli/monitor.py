@@ -23,7 +23,8 @@ import click
 @click.option("--calibration", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="A device properties JSON (backend.properties().to_dict()) replacing a fake device's "
                    "calibration: what-if analysis.")
-@click.option("--label", default=None, help="The label column of --data (default: the spec's data.target, else 'label').")
+@click.option("--label", default=None,
+              help="The label column of --data (default: the spec's data.target, else 'label').")
 @click.option("--specs", "specs_dir", default=None,
               help="Spec directory (default: specs/ at the repository root).")
 @click.option("--tracking-uri", default=None, envvar="MLFLOW_TRACKING_URI",

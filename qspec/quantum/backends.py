@@ -181,7 +181,8 @@ def with_properties(device: Any, properties: dict[str, Any]) -> Any:
         device.target  # noqa: B018 - builds the Target now, so a malformed file fails here
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise BackendError(f"the calibration is not a device properties snapshot: {exc!r}",
-                           hint="give the JSON of backend.properties().to_dict() (a fake device's props_*.json)") from exc
+                           hint="give the JSON of backend.properties().to_dict() (a fake device's props_*.json)",
+                           ) from exc
     return device
 
 

@@ -80,7 +80,8 @@ def _run(backend: Any, circuits: Any, features: np.ndarray, theta: np.ndarray) -
 def _costs(backend: Any, rows: int, seconds: float, shots: int) -> dict[str, float]:
     spec: BackendSpec = backend.spec
     qpu = seconds if spec.plugin.hardware else 0.0  # a local simulator is free
-    return {"latency_ms": 1000.0 * seconds / rows, "shots": shots / rows, "cost_usd": qpu * spec.price_per_second / rows}
+    return {"latency_ms": 1000.0 * seconds / rows, "shots": shots / rows,
+            "cost_usd": qpu * spec.price_per_second / rows}
 
 
 def evaluate_classifier(circuit: Any, parameters: Any, preprocessing: Preprocessing, raw: Any, labels: np.ndarray,

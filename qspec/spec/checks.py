@@ -241,17 +241,16 @@ def check_references(specs: SpecSet) -> list[Problem]:
                     at(deployment, ("spec", "gates", stage, metric), f"task {produced} produces no metric {metric!r}",
                        "metrics: " + ", ".join(sorted(METRICS_BY_TASK[produced])))
         for metric, rule in spec.monitoring.items():
-            where = ("spec", "monitoring", metric)
+            key: Path = ("spec", "monitoring", metric)
             known = MONITOR_RULES[produced] if produced is not None else None
             if metric not in MONITOR_METRICS or (known is not None and metric not in known):
                 names = sorted(known if known is not None else MONITOR_METRICS)
-                task = f" a {produced} model" if produced is not None else ""
-                at(deployment, where, f"cannot monitor {metric!r}" + (f" on{task}" if task else ""),
-                   "monitoring measures: " + ", ".join(names))
+                on = f" on a {produced} model" if produced is not None else ""
+                at(deployment, key, f"cannot monitor {metric!r}{on}", "monitoring measures: " + ", ".join(names))
                 continue
             fits = (known or {}).get(metric) or next(r[metric] for r in MONITOR_RULES.values() if metric in r)
             for kind in rule.kinds():
                 if kind not in fits:
-                    at(deployment, (*where, kind), f"{kind} does not fit {metric}",
+                    at(deployment, (*key, kind), f"{kind} does not fit {metric}",
                        f"{metric} takes " + " or ".join(fits) + _RULE_HINTS[fits[0]])
     return out

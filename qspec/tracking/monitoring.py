@@ -109,7 +109,7 @@ def log_monitoring_run(tracking: Tracking, *, experiment_id: str, run_name: str,
     with mlflow_errors("cannot record the monitoring run", tracking.uri):
         run = client.create_run(experiment_id, run_name=run_name,
                                 tags=mask_mapping({**tags, tag.MONITORING: tag.TRUE}))
-        run_id = run.info.run_id
+        run_id: str = run.info.run_id
         try:
             now = run.info.start_time
             logged = [Metric(k, float(v), now, 0) for k, v in sorted(metrics.items()) if math.isfinite(v)]
