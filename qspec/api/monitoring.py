@@ -111,8 +111,7 @@ def monitor(deployment: str, *, stage: str = "production", data: str | Path | No
     metrics |= {f"calibration.median.{k}": float(v) for k, v in
                 ((served.device.calibration or {}).get("median") or {}).items() if v is not None}
     run_tags = {tag.MONITOR_MODEL: spec.model, tag.MONITOR_VERSION: str(deployed.version),
-                tag.MONITOR_STAGE: stage, tag.MONITOR_TARGET: monitored.target, tag.MONITOR_VERDICT: verdict,
-                "mlflow.source.type": "LOCAL"}
+                tag.MONITOR_STAGE: stage, tag.MONITOR_TARGET: monitored.target, tag.MONITOR_VERDICT: verdict}
     artifacts: dict[str, Any] = {"drift_analysis.json": report.as_dict()}
     if served.device.calibration:
         artifacts["calibration.json"] = served.device.calibration
