@@ -95,6 +95,9 @@ def monitor(deployment: str, *, stage: str = "production", data: str | Path | No
     notes = []
     if properties is not None:
         notes.append(f"the device's calibration was replaced by {calibration}")
+    if record.calibration is None and served.device.calibration:
+        notes.append(f"the version was trained on {trained.target}, without a device calibration: "
+                     "no T1/T2/readout change to show")
     report = Report(
         deployment=deployment, model=spec.model, version=deployed.version, stage=stage, task=task,
         target=monitored.target, trained_target=trained.target, rows=reference.rows if frame is not None else 0,

@@ -236,9 +236,15 @@ def test_bad_inputs_are_clear_errors_and_log_nothing(trained, run_cli, tmp_path:
     assert run_count(client) == runs
     assert dict(client.get_registered_model("iris-small").tags) == model_tags
     assert "qspec.alert" not in client.get_model_version("iris-small", "1").tags
-    # ... and the good file does work.
+    # ... and the good file does work; in a workflow it writes the summary and the verdict output.
+    outputs, summary = tmp_path / "github-output", tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     assert run_cli("monitor", "iris-small", "--data", good).code == 0
     assert run_count(client) == runs + 1
+    assert "verdict=ok" in outputs.read_text().splitlines()
+    assert summary.read_text().startswith("### qspec monitor: OK")
 
 
 H2 = (example_text("h2-vqe.yaml").replace("maxiter: 200", "maxiter: 50")

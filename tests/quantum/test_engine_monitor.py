@@ -64,6 +64,10 @@ def test_the_evaluation_agrees_with_training_and_a_noisier_device_lowers_the_con
     p1 = np.clip((1 - np.asarray(result.test_outputs)) / 2, 0, 1)
     assert exact.metrics["mean_confidence"] == pytest.approx(float(np.mean(np.maximum(p1, 1 - p1))), abs=1e-9)
     assert exact.rows == len(split.y_test) and exact.metrics["cost_usd"] == 0.0 and exact.metrics["shots"] == 0.0
+    sampled = evaluate_classifier(result.circuit, result.parameters, result.preprocessing, split.raw_test,
+                                  split.y_test, BackendSpec(target="aer", shots=500, seed=2))
+    assert sampled.metrics["shots"] == 500.0  # one parity circuit per prediction
+    assert abs(sampled.metrics["mean_confidence"] - exact.metrics["mean_confidence"]) < 0.05
     noisy = evaluate_classifier(result.circuit, result.parameters, result.preprocessing, split.raw_test,
                                 split.y_test, monitor_backend(experiment.spec.backend, "fake:manila"),
                                 properties=worse(device_properties("fake:manila"), 0.25))
