@@ -46,20 +46,25 @@ DEFAULT_LABEL = "label"
 
 def monitor(deployment: str, *, stage: str = "production", data: str | Path | None = None,
             target: str | None = None, calibration: str | Path | None = None, label: str | None = None,
-            specs: Sequence[str | Path] | None = None, tracking_uri: str | None = None,
+            specs: Sequence[str | Path] | None = None, rev: str | None = None, tracking_uri: str | None = None,
             root: Path | None = None) -> Report:
+    """Monitor the version behind ``deployment``'s ``stage`` (the specs of the work tree, or at git
+    ``rev``): ``data`` a labelled CSV (classifiers), ``target`` another target than the training one,
+    ``calibration`` a device properties JSON replacing a fake device's calibration, ``label`` the
+    label column. Returns the ``Report``, its ``run_id`` the monitoring run logged."""
     from qspec import tags as tag
     from qspec.api.wiring import connect_registry
     from qspec.plugins.targets import check_credentials
     from qspec.quantum.monitor import monitor_backend
     from qspec.tracking.monitoring import load_version, log_monitoring_run, training_record
 
-    workspace = Workspace.open(specs, root=root)
+    workspace = Workspace.open(specs, rev=rev, root=root)
     specset = workspace.load()
     loaded = _deployment(specset.deployments, deployment)
     spec = loaded.resource.spec
     if stage not in spec.stages:
-        raise QspecError(f"deployment {deployment!r} has no stage {stage!r}", where=loaded.file,
+        raise QspecError(f"deployment {deployment!r} has no stage {stage!r}",
+                         where=f"{loaded.file}:{loaded.line} spec.stages",
                          hint="its stages: " + ", ".join(sorted(spec.stages)))
     properties = _calibration_file(calibration) if calibration is not None else None
     tracking, _ = connect_registry(tracking_uri, workspace.root)
@@ -69,6 +74,9 @@ def monitor(deployment: str, *, stage: str = "production", data: str | Path | No
     trained = experiment.spec.backend
     monitored = monitor_backend(trained, target)
     check_credentials(monitored)  # no IBM account: a clear error before anything runs
+    if properties is not None and monitored.kind != "fake":
+        raise QspecError(f"--calibration applies to fake:<device> targets, not {monitored.target}",
+                         hint="monitor with --target fake:<device> --calibration FILE")
     if task == "vqe":
         if data is not None:
             raise QspecError("a VQE deployment is monitored without data: its energy is re-estimated on the target",

@@ -27,12 +27,14 @@ import click
               help="The label column of --data (default: the spec's data.target, else 'label').")
 @click.option("--specs", "specs_dir", default=None,
               help="Spec directory (default: specs/ at the repository root).")
+@click.option("--rev", default=None,
+              help="Read the specs (the Deployment's stages and thresholds) at this git revision.")
 @click.option("--tracking-uri", default=None, envvar="MLFLOW_TRACKING_URI",
               help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else the repository's embedded store).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True,
               help="text for people, json for programs (JSON only on stdout), markdown for a job summary.")
 def monitor(deployment: str, stage: str, data: Path | None, target: str | None, calibration: Path | None,
-            label: str | None, specs_dir: str | None, tracking_uri: str | None, fmt: str) -> None:
+            label: str | None, specs_dir: str | None, rev: str | None, tracking_uri: str | None, fmt: str) -> None:
     """Evaluate the version behind DEPLOYMENT's stage on new data and check its monitoring thresholds.
 
     \b
@@ -48,7 +50,7 @@ def monitor(deployment: str, stage: str, data: Path | None, target: str | None, 
 
     hidden = github_secrets(tracking_uri) if github.enabled() else None
     report = api.monitor(deployment, stage=stage, data=data, target=target, calibration=calibration, label=label,
-                         specs=[specs_dir] if specs_dir else None, tracking_uri=tracking_uri)
+                         specs=[specs_dir] if specs_dir else None, rev=rev, tracking_uri=tracking_uri)
     if fmt == "json":
         click.echo(json.dumps(report.as_dict(), indent=2))
     elif fmt == "markdown":

@@ -215,7 +215,7 @@ def test_bad_inputs_are_clear_errors_and_log_nothing(trained, run_cli, tmp_path:
         **_bad_files(tmp_path),
         "missing-file": (["--data", str(tmp_path / "nope.csv")], "does not exist"),
         "no-data": ([], "needs new labelled data"),
-        "unknown-stage": (["--data", good, "--stage", "canary"], "has no stage 'canary'"),
+        "unknown-stage": (["--data", good, "--stage", "canary"], "specs/iris.yaml:21 spec.stages: deployment"),
         "no-credentials": (["--data", good, "--target", "ibm:ibm_torino"], "no IBM Quantum account"),
         "unknown-target": (["--data", good, "--target", "fake:nowhere"], "unknown fake device"),
         "calibration-not-json": (["--data", good, "--calibration", str(tmp_path / "broken.json")], "as JSON"),
@@ -245,6 +245,9 @@ def test_bad_inputs_are_clear_errors_and_log_nothing(trained, run_cli, tmp_path:
     assert run_count(client) == runs + 1
     assert "verdict=ok" in outputs.read_text().splitlines()
     assert summary.read_text().startswith("### qspec monitor: OK")
+    # The thresholds can be read at a git revision, as every command's specs.
+    assert run_cli("monitor", "iris-small", "--data", good, "--rev", "HEAD").code == 0
+    assert run_count(client) == runs + 2
 
 
 H2 = (example_text("h2-vqe.yaml").replace("maxiter: 200", "maxiter: 50")
