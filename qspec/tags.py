@@ -79,6 +79,12 @@ def monitor_record(stage: str) -> str:
     return MONITOR_RECORD_PREFIX + stage
 
 
+def is_monitoring_tag(key: str) -> bool:
+    """A tag ``qspec monitor`` writes on models and versions (a verdict, an alert): a record of
+    what was observed, never part of what a plan reads or changes."""
+    return key == ALERT or key.startswith(MONITOR_RECORD_PREFIX)
+
+
 def claim_model_name(spec_hash: str, generation: int) -> str:
     """The registered model that is generation ``generation`` of the claim on ``spec_hash``."""
     return f"{CLAIM_MODEL_PREFIX}{spec_hash}.{generation}"

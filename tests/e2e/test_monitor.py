@@ -92,6 +92,8 @@ def test_same_data_passes_shifted_data_and_noisier_hardware_alert(spec_repo, run
     assert run_cli("apply", "--auto-approve").code == 0
     before_aliases = aliases(client, "iris-small")
     trained_runs = run_count(client)
+    saved = tmp_path / "plan.json"
+    assert run_cli("plan", "-out", str(saved)).code == 0
     rows = iris_rows()
     same = write_csv(tmp_path / "same.csv", rows)
 
@@ -164,6 +166,8 @@ def test_same_data_passes_shifted_data_and_noisier_hardware_alert(spec_repo, run
     listed = json.loads(run_cli("status", "--format", "json").out)
     [production] = listed["models"][0]["aliases"]
     assert production["monitoring"]["verdict"] == "hardware_drift"
+    # A plan saved before the verdicts is still the registry's: verdicts change nothing a plan does.
+    assert run_cli("apply", str(saved), "--auto-approve").code == 0
     # monitor moves no alias and trains nothing: rolling back is a git change.
     assert aliases(client, "iris-small") == before_aliases
     assert run_count(client) == trained_runs + 4
