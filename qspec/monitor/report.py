@@ -105,10 +105,13 @@ def _context(report: Report) -> list[str]:
     what = f"{report.rows} labelled rows from {report.data}" if report.data else "the energy, re-estimated"
     lines.append(f"evaluated: {what}")
     training = f"training run {report.training_run_id}" if report.training_run_id else "no training run"
-    lines.append(f"performance baseline: {training} (its test metrics), against the new data on "
-                 f"{report.trained_target} (the noise it was trained with)")
+    vqe = report.task == "vqe"
+    measured = "the energy re-estimated" if vqe else "the new data"
+    lines.append(f"performance baseline: {training} (its {'final' if vqe else 'test'} metrics), against "
+                 f"{measured} on {report.trained_target} (the noise it was trained with)")
     if report.current is not None:
-        lines.append(f"hardware baseline: the same data on {report.trained_target}, against {report.target}"
+        same = "the energy" if vqe else "the same data"
+        lines.append(f"hardware baseline: {same} on {report.trained_target}, against {report.target}"
                      + (f" (calibration: {report.calibration_source})" if report.calibration_source else ""))
     else:
         lines.append(f"hardware: monitored on the training target {report.trained_target}: one evaluation, "
