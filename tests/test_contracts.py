@@ -40,6 +40,8 @@ def copy_of_package(tmp_path: Path) -> Path:
      "qspec.cli.predict -> qspec.tracking"),
     ("apply/executor.py", "def _concrete() -> None:\n    from qspec.registry import mlflow  # noqa: F401\n",
      "qspec.apply.executor -> qspec.registry"),
+    ("monitor/verdict.py", "def _measure() -> None:\n    from qspec.quantum import monitor  # noqa: F401\n",
+     "qspec.monitor.verdict -> qspec.quantum"),
 ])
 def test_a_forbidden_import_breaks_its_contract(tmp_path: Path, module: str, added: str, chain: str) -> None:
     root = copy_of_package(tmp_path)
