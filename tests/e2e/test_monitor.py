@@ -236,6 +236,11 @@ def test_bad_inputs_are_clear_errors_and_log_nothing(trained, run_cli, tmp_path:
     unknown = run_cli("monitor", "iris-smal", "--data", good)
     assert unknown.code == 1 and "no Deployment 'iris-smal'" in unknown.err
     assert "did you mean 'iris-small'" in unknown.err
+    # A stage git declares whose alias the registry does not have (not applied yet).
+    client.delete_registered_model_alias("iris-small", "production")
+    unset = run_cli("monitor", "iris-small", "--data", good)
+    assert unset.code == 1 and "no version behind alias 'production'" in unset.err, unset.err
+    client.set_registered_model_alias("iris-small", "production", "1")
     # Nothing logged: no run, no tag on the model, no alert on the version.
     assert run_count(client) == runs
     assert dict(client.get_registered_model("iris-small").tags) == model_tags
