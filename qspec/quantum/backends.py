@@ -168,18 +168,23 @@ def with_properties(device: Any, properties: dict[str, Any]) -> Any:
     fake device's own ``props_*.json``) as its calibration: its Target, and so the noise model Aer
     builds from it, reflect them. qiskit-ibm-runtime's fake backends read their snapshot into
     ``_props_dict`` and build ``_target`` from it on first use (``FakeBackendV2.target``); resetting
-    both is the one use of their internals (``tests/quantum/test_monitor.py`` fails if it changes)."""
+    both is the one use of their internals (``tests/quantum/test_engine_monitor.py`` fails if it changes)."""
     import copy
 
     from qiskit_ibm_runtime.utils.backend_decoder import properties_from_server_data
 
     props = copy.deepcopy(properties)
+    qubits = props.get("qubits") if isinstance(props, dict) else None
+    expected = device.configuration().n_qubits
+    if isinstance(qubits, list) and len(qubits) != expected:
+        raise BackendError(f"the calibration describes {len(qubits)} qubits, {device.name} has {expected}",
+                           hint="give a snapshot of the same device (its backend.properties().to_dict())")
     try:
         properties_from_server_data(props)  # dates as datetimes, as the snapshots are read
         device._props_dict = props
         device._target = None
         device.target  # noqa: B018 - builds the Target now, so a malformed file fails here
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise BackendError(f"the calibration is not a device properties snapshot: {exc!r}",
                            hint="give the JSON of backend.properties().to_dict() (a fake device's props_*.json)",
                            ) from exc

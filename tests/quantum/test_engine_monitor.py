@@ -38,7 +38,9 @@ def test_a_calibration_file_replaces_the_snapshot_of_a_fake_device() -> None:
 
 def test_a_malformed_calibration_is_a_backend_error() -> None:
     with pytest.raises(BackendError, match="not a device properties snapshot"):
-        with_properties(fake_backend("manila"), {"qubits": [[{"name": "T1"}]]})
+        with_properties(fake_backend("manila"), {"qubits": [[{"name": "T1"}]] * 5})
+    with pytest.raises(BackendError, match="describes 7 qubits, fake_manila has 5"):
+        with_properties(fake_backend("manila"), device_properties("fake:lagos"))
 
 
 def test_monitor_backend_keeps_the_version_s_settings_on_another_target() -> None:
