@@ -41,6 +41,19 @@ ALIAS_PREFIX = "qspec.alias."
 #: ``qspec render`` / ``qspec serve`` read. Absent: the stage declares no serving.
 SERVING_PREFIX = "qspec.serving."
 
+# --- monitoring (qspec monitor) -------------------------------------------------------------------------
+MONITORING = "qspec.monitoring"  # "true" on a monitoring run (never managed: no training of any spec)
+MONITOR_MODEL = "qspec.monitor.model"  # a monitoring run's model, version, stage (alias) and target
+MONITOR_VERSION = "qspec.monitor.version"
+MONITOR_STAGE = "qspec.monitor.stage"
+MONITOR_TARGET = "qspec.monitor.target"
+MONITOR_VERDICT = "qspec.monitor.verdict"  # ok | performance_drift | hardware_drift (comma-separated)
+#: On a version: the drift its last monitoring found (``performance_drift``, ``hardware_drift``).
+ALERT = "qspec.alert"
+#: ``qspec.monitor.<stage>`` on a registered model: the last verdict of that stage (JSON, see
+#: ``qspec.monitor.verdict.MonitorRecord``), which ``qspec status`` shows with its age.
+MONITOR_RECORD_PREFIX = "qspec.monitor."
+
 # --- claims: one training per spec hash at a time (qspec.apply.claims) -------------------------------
 #: A claim is a registered model named ``qspec-claim.<spec hash>.<generation>``: MLflow refuses a
 #: second model of one name, which makes taking a claim atomic. ``snapshot`` never shows them.
@@ -69,6 +82,16 @@ def alias_record(alias: str) -> str:
 def serving_record(stage: str) -> str:
     """The registered-model tag that holds how ``stage`` is served."""
     return SERVING_PREFIX + stage
+
+def monitor_record(stage: str) -> str:
+    """The registered-model tag that keeps the last monitoring verdict of ``stage``."""
+    return MONITOR_RECORD_PREFIX + stage
+
+
+def is_monitoring_tag(key: str) -> bool:
+    """A tag ``qspec monitor`` writes on models and versions (a verdict, an alert): a record of
+    what was observed, never part of what a plan reads or changes."""
+    return key == ALERT or key.startswith(MONITOR_RECORD_PREFIX)
 
 
 def claim_model_name(spec_hash: str, generation: int) -> str:

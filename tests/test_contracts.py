@@ -42,6 +42,8 @@ def copy_of_package(tmp_path: Path) -> Path:
      "qspec.apply.executor -> qspec.registry"),
     ("serving/render.py", "def _heavy() -> None:\n    import mlflow  # noqa: F401\n",
      "qspec.serving.render -> mlflow"),
+    ("monitor/verdict.py", "def _measure() -> None:\n    from qspec.quantum import monitor  # noqa: F401\n",
+     "qspec.monitor.verdict -> qspec.quantum"),
 ])
 def test_a_forbidden_import_breaks_its_contract(tmp_path: Path, module: str, added: str, chain: str) -> None:
     root = copy_of_package(tmp_path)

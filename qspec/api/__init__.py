@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from qspec.api.wiring import GitState, Progress, Workspace
 from qspec.errors import QspecError, RevisionError, SourceError
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from qspec.apply.result import ApplyResult, Outcome
+    from qspec.monitor.report import Report as MonitorReport
     from qspec.plan.actions import Plan
     from qspec.plan.saved import SavedPlan
     from qspec.plan.state import ActualState, DesiredState
@@ -34,7 +35,8 @@ if TYPE_CHECKING:
     from qspec.store import Tracking
 
 __all__ = ["ApplyOutcome", "GitState", "PlanResult", "SavedApplyOutcome", "StatusResult", "Workspace", "apply",
-           "apply_saved", "load_plan", "plan", "predict", "save_plan", "status", "trainings_only", "validate"]
+           "apply_saved", "load_plan", "monitor", "plan", "predict", "save_plan", "status", "trainings_only",
+           "validate"]
 
 
 @dataclass
@@ -423,3 +425,13 @@ def predict(reference: str, rows: pd.DataFrame | str | Path, *, tracking_uri: st
     from qspec.tracking.predict import predict_from_registry
 
     return predict_from_registry(reference, rows, tracking_uri=tracking_uri, root=root, mode=mode)
+
+
+def monitor(deployment: str, **options: Any) -> MonitorReport:
+    """``qspec monitor``: evaluate the version behind a stage on new labelled data (a VQE: its energy),
+    check the Deployment's monitoring thresholds against the training run's metrics and the training
+    noise, and record the verdict in MLflow; see ``qspec.api.monitoring.monitor`` for the options.
+    Returns the ``Report`` (its ``exit_code`` is 3 on drift)."""
+    from qspec.api.monitoring import monitor as run
+
+    return run(deployment, **options)

@@ -88,7 +88,7 @@ def cli(debug: bool) -> None:
     Exit codes: 0 success or in sync; 1 an error, a failed action, an item apply left
     blocked (unless --allow-blocked) or a stale saved plan; 2 out of sync (plan
     --detailed-exitcode, status --check: a change, a blocked item or drift; an alias
-    git no longer declares is kept, and counts only with --prune).
+    git no longer declares is kept, and counts only with --prune); 3 drift found by monitor.
     """
     _State.debug = debug
     _State.command = click.get_current_context().invoked_subcommand
@@ -175,7 +175,7 @@ def _register_optional_commands() -> None:
     import importlib
 
     for module, name in (("qspec.cli.predict", "predict"), ("qspec.cli.reconcile", None),
-                         ("qspec.cli.serving", None)):
+                         ("qspec.cli.serving", None), ("qspec.cli.monitor", None)):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -15,6 +15,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from qspec import tags as tag
 from qspec.errors import QspecError
 from qspec.plan.actions import Plan
 from qspec.plan.state import ActualState
@@ -108,11 +109,12 @@ def registry_fingerprint(actual: ActualState, models: Collection[str], hashes: C
         if model is None:
             entries[name] = None
             continue
+        # A monitoring verdict written meanwhile (qspec monitor on a schedule) changes nothing a plan does.
         entries[name] = {
-            "tags": dict(sorted(model.tags.items())),
+            "tags": _without_monitoring(model.tags),
             "aliases": dict(sorted(model.aliases.items())),
             "versions": [{"version": v.version, "run_id": v.run_id, "status": v.status,
-                          "tags": dict(sorted(v.tags.items()))}
+                          "tags": _without_monitoring(v.tags)}
                          for v in sorted(model.versions, key=lambda v: v.version)],
         }
         run_ids.update(v.run_id for v in model.versions if v.run_id)
@@ -121,6 +123,10 @@ def registry_fingerprint(actual: ActualState, models: Collection[str], hashes: C
                   if r.run_id in run_ids or (r.spec_hash is not None and r.spec_hash in wanted))
     digest = hashlib.sha256(canonical_json({"models": entries, "runs": runs}).encode()).hexdigest()
     return "sha256:" + digest
+
+
+def _without_monitoring(tags: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in sorted(tags.items()) if not tag.is_monitoring_tag(k)}
 
 
 _USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^@/?#]*)@")

@@ -9,9 +9,12 @@ Pure, like the rest of ``qspec.plan``; rendering as text is here too, JSON is ``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
+from qspec import tags as tag
+from qspec.monitor.verdict import MonitorRecord, age
 from qspec.plan.actions import Action, Plan
 from qspec.plan.diff import diff
 from qspec.plan.state import ActualState, DesiredState
@@ -31,6 +34,27 @@ class AliasStatus:
     declared: str | None  # how git declares it ("track HEAD", "ref v1.0", "version 3"), None if not
     state: str
     note: str = ""
+    monitoring: MonitorRecord | None = None  # the last ``qspec monitor`` verdict of this stage
+    checked_at: float = field(default=0.0, compare=False)  # when status was read: verdicts are aged against it
+
+    def monitoring_text(self) -> str:
+        """``monitoring: ok 3h ago`` / ``monitoring: ALERT performance_drift 5m ago`` (of v2 if another
+        version than the alias's now); "" when the stage was never monitored."""
+        record = self.monitoring
+        if record is None:
+            return ""
+        verdict = f"ALERT {record.verdict}" if record.alert else record.verdict
+        other = f" (of v{record.version})" if self.version is not None and record.version != self.version else ""
+        return f"monitoring: {verdict} {age(self.checked_at - record.time)} ago{other}"
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if k not in ("monitoring", "checked_at")}
+        record = self.monitoring
+        out["monitoring"] = None if record is None else {
+            "verdict": record.verdict, "alert": record.alert, "time": record.time, "version": record.version,
+            "run_id": record.run_id, "target": record.target,
+            "age_seconds": max(0.0, self.checked_at - record.time)}
+        return out
 
 
 @dataclass(frozen=True)
@@ -52,7 +76,7 @@ class ModelStatus:
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "declared": self.declared, "managed": self.managed, "versions": self.versions,
                 "state": self.state, "note": self.note, "in_sync": self.in_sync,
-                "aliases": [a.__dict__ for a in self.aliases]}
+                "aliases": [a.as_dict() for a in self.aliases]}
 
 
 @dataclass(frozen=True)
@@ -100,10 +124,14 @@ _ALIAS_STATE = {
 _PRECEDENCE = (BLOCKED, DRIFT, UNDECLARED, MISSING, OUT_OF_SYNC)
 
 
-def status(desired: DesiredState, actual: ActualState, plan: Plan | None = None) -> StatusReport:
+def status(desired: DesiredState, actual: ActualState, plan: Plan | None = None, *,
+           now: float | None = None) -> StatusReport:
     """Every model git declares or qspec manages, with its aliases (unmanaged undeclared models are
     not qspec's business and are left out). ``plan`` is ``diff(desired, actual)`` when the caller
-    has made it already (``qspec.api.status`` has), so the registry is not diffed twice."""
+    has made it already (``qspec.api.status`` has), so the registry is not diffed twice. Each alias
+    carries its stage's last monitoring verdict (``qspec.monitor.<stage>``), aged against ``now``;
+    it is shown, and never counts for ``in_sync``."""
+    checked_at = time.time() if now is None else now
     if plan is None:
         plan = diff(desired, actual)
     elif plan.prune:
@@ -134,7 +162,8 @@ def status(desired: DesiredState, actual: ActualState, plan: Plan | None = None)
             state, note = pick(f"{name}@{alias}")
             current = have.aliases.get(alias) if have is not None else None
             declared = stages[alias].source if alias in stages else None
-            aliases.append(AliasStatus(alias, current, declared, state, note))
+            record = MonitorRecord.from_tag(have.tags.get(tag.monitor_record(alias))) if have is not None else None
+            aliases.append(AliasStatus(alias, current, declared, state, note, record, checked_at))
         state, note = pick(name)
         out.append(ModelStatus(
             name=name, declared=want is not None, managed=have.managed if have is not None else False,
@@ -167,7 +196,9 @@ def render_status(result: StatusReport) -> str:
                      f"{model.state if model.state != IN_SYNC or not model.aliases else ''}".rstrip())
         for a in model.aliases:
             where = f"v{a.version}" if a.version is not None else "(unset)"
-            lines.append(f"  @{a.alias:<12} {where:<8} {a.declared or '-':<14} {a.state}")
+            monitored = a.monitoring_text()
+            lines.append(f"  @{a.alias:<12} {where:<8} {a.declared or '-':<14} {a.state}"
+                         + (f"  {monitored}" if monitored else ""))
     if result.experiments:
         lines.append("experiments:")
         for e in result.experiments:

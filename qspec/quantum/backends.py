@@ -105,12 +105,16 @@ def ideal_aer_backend(spec: BackendSpec) -> Backend:
     return Backend(spec, DeviceInfo(spec.target, "aer", None, True), runner, None, None)
 
 
-def device_noise_backend(spec: BackendSpec, qubits: int, device_name: str, *, provider: str) -> Backend:
-    """Aer with a device snapshot's noise model, transpiling to the device; ``provider`` is the record's."""
+def device_noise_backend(spec: BackendSpec, qubits: int, device_name: str, *, provider: str,
+                         properties: dict[str, Any] | None = None) -> Backend:
+    """Aer with a device snapshot's noise model, transpiling to the device; ``provider`` is the record's.
+    ``properties``: a calibration (``BackendProperties`` as a dict) that replaces the snapshot's."""
     from qiskit_aer import AerSimulator
     from qiskit_aer.noise import NoiseModel
 
     device = fake_backend(device_name)
+    if properties is not None:
+        device = with_properties(device, properties)
     noise_model = NoiseModel.from_backend(device)
     runner = AerSimulator.from_backend(device, method=aer_method(qubits, noisy=True), seed_simulator=spec.seed,
                                        max_parallel_experiments=0)
@@ -157,6 +161,34 @@ def fake_backend(name: str) -> Any:
             return getattr(fake_provider, attr)()
     raise BackendError(f"qiskit-ibm-runtime has no fake device {name!r}",
                        hint="fake devices are named like fake:manila or fake:torino")
+
+
+def with_properties(device: Any, properties: dict[str, Any]) -> Any:
+    """The fake device ``device`` with ``properties`` (``backend.properties().to_dict()``'s shape, or a
+    fake device's own ``props_*.json``) as its calibration: its Target, and so the noise model Aer
+    builds from it, reflect them. qiskit-ibm-runtime's fake backends read their snapshot into
+    ``_props_dict`` and build ``_target`` from it on first use (``FakeBackendV2.target``); resetting
+    both is the one use of their internals (``tests/quantum/test_engine_monitor.py`` fails if it changes)."""
+    import copy
+
+    from qiskit_ibm_runtime.utils.backend_decoder import properties_from_server_data
+
+    props = copy.deepcopy(properties)
+    qubits = props.get("qubits") if isinstance(props, dict) else None
+    expected = device.configuration().n_qubits
+    if isinstance(qubits, list) and len(qubits) != expected:
+        raise BackendError(f"the calibration describes {len(qubits)} qubits, {device.name} has {expected}",
+                           hint="give a snapshot of the same device (its backend.properties().to_dict())")
+    try:
+        properties_from_server_data(props)  # dates as datetimes, as the snapshots are read
+        device._props_dict = props
+        device._target = None
+        device.target  # noqa: B018 - builds the Target now, so a malformed file fails here
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise BackendError(f"the calibration is not a device properties snapshot: {exc!r}",
+                           hint="give the JSON of backend.properties().to_dict() (a fake device's props_*.json)",
+                           ) from exc
+    return device
 
 
 def custom_noise_model(depolarizing: float | None, readout: float | None) -> Any:

@@ -81,20 +81,11 @@ def predict_energy(circuit_or_qpy: Any, parameters: Sequence[float] | Mapping[st
 def _expectations(circuit: Any, parameters: Any, inputs: np.ndarray | None, observable: Any, *,
                   shots: int | None, seed: int | None, target: str | None = None) -> np.ndarray:
     from qspec.quantum.backends import Backend, ExactEvaluator, SamplerEvaluator
-    from qspec.quantum.circuits import FEATURE_PREFIX, WEIGHT_PREFIX, Circuits, parity_observable
     from qspec.quantum.result import DeviceInfo
     from qspec.spec.models import BackendSpec
 
-    features = _vector(circuit, FEATURE_PREFIX)
-    weights = _vector(circuit, WEIGHT_PREFIX)
-    if isinstance(parameters, Mapping):
-        theta = np.array([float(parameters[p.name]) for p in weights])
-    else:
-        theta = np.asarray(parameters, dtype=float).ravel()
-    if len(theta) != len(weights):
-        raise ValueError(f"the circuit has {len(weights)} trained parameters, {len(theta)} given")
-    circuits = Circuits(circuit, features, weights,
-                        observable if observable is not None else parity_observable(circuit.num_qubits))
+    circuits = model_circuits(circuit, observable)
+    theta = weight_values(circuits, parameters)
     x = np.zeros((1, 0)) if inputs is None else np.asarray(inputs, dtype=float)
     rows = max(len(x), 1)
     index = np.arange(rows) if inputs is not None else np.zeros(1, dtype=np.int64)
@@ -113,6 +104,27 @@ def _expectations(circuit: Any, parameters: Any, inputs: np.ndarray | None, obse
         evaluator = SamplerEvaluator(Backend(spec, DeviceInfo("aer", "aer", None, True), runner, None, None), circuits)
     values: np.ndarray = evaluator.expectations(x, np.tile(theta, (rows, 1)), index)
     return values
+
+
+def model_circuits(circuit: Any, observable: Any = None, constant: float = 0.0) -> Any:
+    """The engine's ``Circuits`` of a trained model's logical circuit: its feature and weight
+    parameters in the engine's order, and ``observable`` (default: the classifier's parity)."""
+    from qspec.quantum.circuits import FEATURE_PREFIX, WEIGHT_PREFIX, Circuits, parity_observable
+
+    return Circuits(circuit, _vector(circuit, FEATURE_PREFIX), _vector(circuit, WEIGHT_PREFIX),
+                    observable if observable is not None else parity_observable(circuit.num_qubits), constant)
+
+
+def weight_values(circuits: Any, parameters: Any) -> np.ndarray:
+    """Trained weights in ``circuits.weights`` order, from an array or a mapping by name."""
+    weights = circuits.weights
+    if isinstance(parameters, Mapping):
+        theta = np.array([float(parameters[p.name]) for p in weights])
+    else:
+        theta = np.asarray(parameters, dtype=float).ravel()
+    if len(theta) != len(weights):
+        raise ValueError(f"the circuit has {len(weights)} trained parameters, {len(theta)} given")
+    return theta
 
 
 def _first_non_finite(raw_rows: Any, preprocessing: Preprocessing) -> tuple[int, str] | None:

@@ -20,6 +20,7 @@ from qspec.spec.models import (
     MAX_WEIGHTS,
     METRICS_BY_TASK,
     MONITOR_METRICS,
+    MONITOR_RULES,
     SKLEARN_CLASS_ROWS,
     SKLEARN_DATASETS,
     DataSpec,
@@ -33,6 +34,12 @@ if TYPE_CHECKING:
 
 Path = tuple[str | int, ...]
 Finding = tuple[Path, str, str | None]
+
+_RULE_HINTS = {
+    "max_drop": " (higher is better: write {max_drop: 0.05})",
+    "max_increase": " (lower is better: write {max_increase: 0.01})",
+    "max_ratio": " (a cost per prediction: write {max_ratio: 2})",
+}
 
 # MLflow reserves "latest" and version-like names ("v3") for aliases.
 ALIAS_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,254}$")
@@ -239,13 +246,19 @@ def check_references(specs: SpecSet) -> list[Problem]:
                 if declared.serving is not None:
                     for path, message, hint in check_serving(consumed, declared.serving):
                         at(deployment, ("spec", "stages", stage, "serving", *path), message, hint)
-        for metric in spec.monitoring:
-            if metric not in MONITOR_METRICS:
-                at(deployment, ("spec", "monitoring", metric), f"cannot monitor {metric!r}",
-                   "monitoring measures: " + ", ".join(sorted(MONITOR_METRICS)))
-            elif produced == "vqe":
-                at(deployment, ("spec", "monitoring", metric), "monitoring applies to classifiers",
-                   "remove monitoring from a VQE deployment")
+        for metric, rule in spec.monitoring.items():
+            key: Path = ("spec", "monitoring", metric)
+            known = MONITOR_RULES[produced] if produced is not None else None
+            if metric not in MONITOR_METRICS or (known is not None and metric not in known):
+                names = sorted(known if known is not None else MONITOR_METRICS)
+                on = f" on a {produced} model" if produced is not None else ""
+                at(deployment, key, f"cannot monitor {metric!r}{on}", "monitoring measures: " + ", ".join(names))
+                continue
+            fits = (known or {}).get(metric) or next(r[metric] for r in MONITOR_RULES.values() if metric in r)
+            for kind in rule.kinds():
+                if kind not in fits:
+                    at(deployment, (*key, kind), f"{kind} does not fit {metric}",
+                       f"{metric} takes " + " or ".join(fits) + _RULE_HINTS[fits[0]])
     return out
 
 

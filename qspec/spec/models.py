@@ -33,8 +33,16 @@ METRICS_BY_TASK: dict[str, frozenset[str]] = {
 }
 ALL_METRICS = frozenset().union(*METRICS_BY_TASK.values())
 
-#: What ``qspec monitor`` measures on new labelled data.
-MONITOR_METRICS = frozenset({"accuracy", "loss"})
+#: What ``qspec monitor`` measures per task, and the rule kinds each metric takes: ``max_drop`` and
+#: ``min`` for a metric where higher is better, ``max_increase`` for one where lower is better,
+#: ``max_ratio`` (current / baseline) for a cost. ``latency_ms`` and ``cost_usd`` are per prediction.
+MONITOR_RULES: dict[str, dict[str, tuple[str, ...]]] = {
+    "classification": {"accuracy": ("max_drop", "min"), "mean_confidence": ("max_drop", "min"),
+                       "loss": ("max_increase",), "latency_ms": ("max_ratio",), "cost_usd": ("max_ratio",)},
+    "vqe": {"energy_error": ("max_increase",), "energy": ("max_increase",), "latency_ms": ("max_ratio",),
+            "cost_usd": ("max_ratio",)},
+}
+MONITOR_METRICS = frozenset().union(*MONITOR_RULES.values())
 
 #: The data sets scikit-learn ships: number of features and the class labels of each.
 SKLEARN_DATASETS: dict[str, tuple[int, tuple[str, ...]]] = {
@@ -600,14 +608,29 @@ class StageSpec(SpecModel):
 
 
 class MonitorRule(SpecModel):
+    """A threshold of ``qspec monitor`` against the baseline (``MONITOR_RULES`` says which kinds fit
+    which metric): ``max_drop`` (baseline - current), ``min`` (current), ``max_ratio`` (current /
+    baseline, at least 1), ``max_increase`` (current - baseline)."""
+
     max_drop: float | None = Field(default=None, ge=0)
     min: float | None = None
+    max_ratio: float | None = Field(default=None, ge=1, description="current / baseline, at least 1, e.g. 2")
+    max_increase: float | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _something(self) -> MonitorRule:
-        if self.max_drop is None and self.min is None:
-            raise spec_error("a monitoring rule needs max_drop, min or both", "write {max_drop: 0.05}")
+        if not self.kinds():
+            raise spec_error("a monitoring rule needs max_drop, min, max_ratio or max_increase",
+                             "write {max_drop: 0.05}, {max_ratio: 2} or {max_increase: 0.01}")
         return self
+
+    def kinds(self) -> dict[str, float]:
+        """The thresholds given, by kind."""
+        return {k: v for k in RULE_KINDS if (v := getattr(self, k)) is not None}
+
+
+#: Every kind of monitoring threshold, in the order they are shown.
+RULE_KINDS = ("max_drop", "min", "max_ratio", "max_increase")
 
 
 class DeploymentSpec(SpecModel):

@@ -169,6 +169,19 @@ def test_the_workflows_use_the_action_from_this_checkout_with_inputs_it_has() ->
     assert uses >= 5
 
 
+def test_the_schedule_monitors_every_entry_and_fails_on_drift() -> None:
+    job = _load(ROOT / ".github" / "workflows" / "schedule.yml")["jobs"]["monitor"]
+    assert "if" not in job  # runs on every schedule
+    [step] = [s for s in job["steps"] if s.get("uses") == "./"]
+    assert step["with"]["command"] == "monitor" and "matrix.deployment" in step["with"]["args"]
+    assert "continue-on-error" not in step  # exit 3 fails the job
+    entries = job["strategy"]["matrix"]["include"]
+    assert {e["deployment"] for e in entries} == {"iris-classifier", "h2-ground-state"}
+    for entry in entries:
+        if entry["data"]:
+            assert (ROOT / entry["data"].removeprefix("--data ")).is_file(), entry
+
+
 def test_secrets_are_never_spliced_into_a_script() -> None:
     for path in [*WORKFLOWS, ACTION]:
         doc = _load(path)
@@ -353,7 +366,9 @@ INPUTS = {"QSPEC_COMMAND": "", "QSPEC_SPECS": "", "QSPEC_TRACKING_URI": "", "QSP
     ({"QSPEC_COMMAND": "status", "QSPEC_SPECS": "models dir", "QSPEC_ARGS": "--check --format json"}, 1,
      ["status", "--specs", "models dir", "--check", "--format", "json", "uri="]),
     ({"QSPEC_COMMAND": "validate", "QSPEC_SPECS": "specs"}, 0, ["validate", "specs", "uri="]),
-    ({"QSPEC_COMMAND": "monitor"}, 3, ["monitor", "uri="]),  # passed through as it is
+    # monitor: the deployment and its options in args; drift (3) is the step's exit code and output.
+    ({"QSPEC_COMMAND": "monitor", "QSPEC_ARGS": "iris-classifier --stage production --data monitoring/i.csv"}, 3,
+     ["monitor", "iris-classifier", "--stage", "production", "--data", "monitoring/i.csv", "uri="]),
 ])
 def test_the_run_step_builds_the_command_and_reports_its_exit_code(tmp_path: Path, inputs: dict[str, str], code: int,
                                                                    expected: list[str]) -> None:

@@ -126,6 +126,11 @@ def test_the_registry_fingerprint_covers_what_the_plan_read() -> None:
     unrelated = replace(base, models={**base.models, "theirs": registered("theirs", managed=False, aliases={"x": 1})},
                         runs=(*base.runs, RunInfo("r9", "9" * 64, "FINISHED")))
     assert registry_fingerprint(unrelated, ["m"], [H1]) == fp
+    # A monitoring verdict or alert written after the plan (qspec monitor, hourly) leaves it valid.
+    first = base.models["m"].versions[0]
+    monitored = with_model(tags={**base.models["m"].tags, "qspec.monitor.staging": '{"verdict": "ok"}'},
+                           versions=(replace(first, tags={**first.tags, "qspec.alert": "hardware_drift"}),))
+    assert registry_fingerprint(monitored, ["m"], [H1]) == fp
 
 
 @pytest.mark.parametrize(("uri", "shown"), [

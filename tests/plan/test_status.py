@@ -63,3 +63,29 @@ def test_an_undeclared_alias_is_kept_and_reported_not_out_of_sync() -> None:
     assert {a.alias: a.state for a in result.models[0].aliases} == {"old": UNDECLARED, "staging": IN_SYNC}
     assert render_status(result).endswith(
         "In sync with git; 1 alias git does not declare is kept (qspec apply --prune deletes it).\n")
+
+
+def test_each_stage_shows_its_last_monitoring_verdict_and_its_age() -> None:
+    from dataclasses import replace
+
+    from qspec import tags as tag
+    from qspec.monitor.verdict import MonitorRecord
+
+    model_info = registered(versions=[version(1, "r1"), version(2, "r2")], aliases={"staging": 2, "production": 1})
+    tags = {**model_info.tags,
+            tag.monitor_record("production"): MonitorRecord("performance_drift", 1000.0, 1, "mr1", "aer").to_tag(),
+            tag.monitor_record("staging"): MonitorRecord("ok", 1000.0 - 3 * 3600, 1, "mr2", "aer").to_tag()}
+    registry = actual(replace(model_info, tags=tags), runs=[run("r1"), run("r2")])
+    state = desired(model(stages=[head("staging"), Stage("production", "version 1", version=1)]))
+    result = status(state, registry, now=1300.0)
+    by_alias = {a.alias: a for a in result.models[0].aliases}
+    assert by_alias["production"].monitoring_text() == "monitoring: ALERT performance_drift 5m ago"
+    # A verdict of another version than the alias's now says so.
+    assert by_alias["staging"].monitoring_text() == "monitoring: ok 3h ago (of v1)"
+    text = render_status(result)
+    assert "monitoring: ALERT performance_drift 5m ago" in text
+    alias_json = {a["alias"]: a for a in result.as_dict()["models"][0]["aliases"]}
+    assert alias_json["production"]["monitoring"]["verdict"] == "performance_drift"
+    assert alias_json["production"]["monitoring"]["age_seconds"] == 300.0
+    # An alert is shown; it does not put git and the registry out of sync.
+    assert result.in_sync == status(state, actual(model_info, runs=[run("r1"), run("r2")])).in_sync

@@ -220,6 +220,15 @@ CASES = {
     "monitoring an unknown metric": ({"a.yaml": "---\n".join([EXPERIMENT, MODEL, edit(DEPLOYMENT, "accuracy: {max_drop",
                                                                                         "latency: {max_drop")])},
                                      43, "spec.monitoring.latency", "cannot monitor", "accuracy"),
+    "monitoring rule that does not fit its metric": ({"a.yaml": "---\n".join([EXPERIMENT, MODEL, edit(
+        DEPLOYMENT, "accuracy: {max_drop: 0.05}", "accuracy: {max_ratio: 2}")])},
+        43, "spec.monitoring.accuracy.max_ratio", "does not fit accuracy", "max_drop"),
+    "monitoring a vqe metric on a classifier": ({"a.yaml": "---\n".join([EXPERIMENT, MODEL, edit(
+        DEPLOYMENT, "accuracy: {max_drop: 0.05}", "energy_error: {max_increase: 0.01}")])},
+        43, "spec.monitoring.energy_error", "on a classification model", "mean_confidence"),
+    "monitoring ratio below one": ({"a.yaml": "---\n".join([EXPERIMENT, MODEL, edit(
+        DEPLOYMENT, "accuracy: {max_drop: 0.05}", "latency_ms: {max_ratio: 0.5}")])},
+        43, "spec.monitoring.latency_ms.max_ratio", "greater than or equal to 1", None),
 }
 
 
