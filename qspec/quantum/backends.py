@@ -501,10 +501,11 @@ class DensityMatrixEvaluator(_PrimitiveEvaluator):
 
     The same measured ISA circuits as ``SamplerEvaluator`` (one per measurement group, transpiled
     once) with the backend's noise model inserted (``qspec.quantum.density``), so each row's exact
-    outcome distribution, readout errors included. With shots, each call draws every row's counts
-    from it (multinomial, seeded from the spec's seed and the call's number: repeatable, and fresh
-    shot noise in every iteration); ``shots: null`` reads exact expectation values. Aer's density
-    matrix method samples the same distribution; this spends no per-row experiment overhead.
+    outcome distribution, readout errors included. Each call draws every row's counts from it
+    (multinomial, seeded from the spec's seed and the call's number: repeatable, and fresh shot
+    noise in every iteration). Aer's density matrix method samples the same distribution; this
+    spends no per-row experiment overhead. ``shots: null`` gives what ``EstimatorEvaluator`` does:
+    Tr(rho O) of the unmeasured circuit, the readout error folded into O.
     """
 
     def __init__(self, backend: Backend, circuits: Circuits) -> None:
@@ -512,14 +513,21 @@ class DensityMatrixEvaluator(_PrimitiveEvaluator):
 
         self.backend = backend
         self.shots = backend.shots
-        self.groups, measured = measured_circuits(circuits)
-        self.transpiled = backend.transpile(measured)
-        local, default = readout_confusions(backend.noise_model) if backend.noise_model is not None else ({}, None)
         parameters = [*circuits.features, *circuits.weights]
-        self.batches = [DensityMatrixBatch(c, parameters, backend.noise_model, local, default)
-                        for c in self.transpiled]
-        self.signs = [[(coeff, parity_signs(support, batch.num_clbits)) for coeff, support in terms]
-                      for terms, batch in zip(self.groups, self.batches, strict=True)]
+        noise = backend.noise_model
+        if self.shots is None:  # as EstimatorEvaluator: <O> of the circuit, readout folded into O
+            self.transpiled = backend.transpile(circuits.circuit)
+            self.batches = [DensityMatrixBatch(self.transpiled, parameters, noise)]
+            observable = with_readout_error(circuits.observable.apply_layout(self.transpiled.layout), noise)
+            self.matrix = self.batches[0].observable_matrix(observable)
+            self.signs: list[list[tuple[float, np.ndarray]]] = []
+        else:  # as SamplerEvaluator: the measured circuit of every group, sampled
+            groups, measured = measured_circuits(circuits)
+            self.transpiled = backend.transpile(measured)
+            local, default = readout_confusions(noise) if noise is not None else ({}, None)
+            self.batches = [DensityMatrixBatch(c, parameters, noise, local, default) for c in self.transpiled]
+            self.signs = [[(coeff, parity_signs(support, batch.num_clbits)) for coeff, support in terms]
+                          for terms, batch in zip(groups, self.batches, strict=True)]
         self.calls = 0
         self.executions = 0
         self.shots_used = 0
@@ -538,13 +546,15 @@ class DensityMatrixEvaluator(_PrimitiveEvaluator):
         total = np.zeros(len(weights))
         step = max(1, EXACT_CHUNK_AMPLITUDES // 4**self.num_qubits)
         with single_threaded_blas():
-            for batch, terms in zip(self.batches, self.signs, strict=True):
+            if self.shots is None:
                 for start in range(0, len(values), step):
-                    probabilities = batch.probabilities(values[start:start + step])
-                    if self.shots is not None:
-                        probabilities = sample_counts(rng, self.shots, probabilities) / self.shots
-                    for coeff, signs in terms:
-                        total[start:start + step] += coeff * (probabilities @ signs)
+                    total[start:start + step] = self.batches[0].expectations(values[start:start + step], self.matrix)
+            else:
+                for batch, terms in zip(self.batches, self.signs, strict=True):
+                    for start in range(0, len(values), step):
+                        counts = sample_counts(rng, self.shots, batch.probabilities(values[start:start + step]))
+                        for coeff, signs in terms:
+                            total[start:start + step] += coeff * (counts @ signs) / self.shots
         executed = len(weights) * len(self.batches)
         self.executions += executed
         self.shots_used += executed * (self.shots or 0)
@@ -582,9 +592,11 @@ def density_trainer(backend: Backend, circuits: Circuits) -> DensityMatrixEvalua
     circuits of at most ``DENSITY_PATH_MAX_QUBITS`` qubits that it can simulate exactly; None
     otherwise (noiseless, hardware, larger or unsupported circuits train on the declared backend).
     """
+    if backend.noise_model is None:
+        return None  # before importing Aer: a target without a noise model may run without it
     from qiskit_aer import AerSimulator
 
-    if backend.noise_model is None or not isinstance(backend.runner, AerSimulator):
+    if not isinstance(backend.runner, AerSimulator):
         return None
     if circuits.num_qubits > DENSITY_PATH_MAX_QUBITS:
         return None

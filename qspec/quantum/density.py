@@ -5,9 +5,10 @@ the ISA circuit Aer would run, with the noise model's errors inserted after the 
 they follow (``qiskit_aer.utils.insert_noise``: the same Kraus maps Aer applies), compiled once
 into superoperators on a ``(rows, 2**n, 2**n)`` array of density matrices, every row with its own
 angles. The result is each row's exact distribution of measured bitstrings, the readout error of
-each measured qubit applied as its confusion matrix. Sampled (``shots``) evaluators draw the
-counts from it, which is what Aer's density-matrix method does per shot, for far less than Aer
-spends binding, running and reporting each row as an experiment of its own.
+each measured qubit applied as its confusion matrix (or, unmeasured, Tr(rho O) of an observable).
+Sampled (``shots``) evaluators draw the counts from it, which is what Aer's density-matrix method
+does per shot, for far less than Aer spends binding, running and reporting each row as an
+experiment of its own.
 
 Only the qubits an instruction touches are simulated (a device's idle qubits are left out).
 Anything it cannot simulate exactly (a reset, a gate after a measurement, a mid-circuit
@@ -24,6 +25,7 @@ from typing import Any
 
 import numpy as np
 from qiskit.circuit import Parameter, ParameterExpression, QuantumCircuit
+from qiskit.quantum_info import SparsePauliOp
 
 from qspec.quantum.simulate import AngleFn, _compile_expression
 
@@ -113,8 +115,6 @@ class DensityMatrixBatch:
             except Exception as exc:  # a reset, an initialize: no unitary
                 raise ValueError(f"the density path cannot run {op.name!r}") from exc
             self._fixed(qubits, np.kron(matrix, np.conj(matrix)))
-        if not self.measured:
-            raise ValueError("the circuit measures nothing")
         self.confusions = [confusions.get(used[q], default) if confusions else default
                            for q in (self.measured[c] for c in sorted(self.measured))]
 
@@ -171,8 +171,32 @@ class DensityMatrixBatch:
         moved = np.einsum("rij,rkj...->rki...", np.conj(u), moved)
         return np.moveaxis(moved, [1, 2], [ket, bra])
 
+    def observable_matrix(self, observable: SparsePauliOp) -> np.ndarray:
+        """``observable`` (on the circuit's qubits) as a matrix on the simulated ones.
+
+        A qubit no instruction touches stays |0>: its Z reads +1 and its X or Y 0, so a term with
+        X or Y there drops out and Z or I there is the identity.
+        """
+        used = self.physical
+        labels, coeffs = [], []
+        for pauli, coeff in zip(observable.paulis, observable.coeffs, strict=True):
+            letters = pauli.to_label()[::-1]  # letters[q] is circuit qubit q's
+            if any(letters[q] in "XY" for q in range(len(letters)) if q not in set(used)):
+                continue
+            labels.append("".join(letters[used[k]] for k in reversed(range(len(used)))))
+            coeffs.append(coeff)
+        if not labels:
+            return np.zeros((2**self.num_qubits,) * 2, dtype=complex)
+        return np.asarray(SparsePauliOp(labels, coeffs).to_matrix(), dtype=complex)
+
+    def expectations(self, values: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+        """Tr(rho O) of every row, for ``matrix`` from ``observable_matrix``."""
+        return np.real(np.einsum("rij,ji->r", self.states(values), matrix))
+
     def probabilities(self, values: np.ndarray) -> np.ndarray:
         """P(outcome) of every row (rows x 2**clbits), readout errors included; unmeasured bits read 0."""
+        if not self.measured:
+            raise ValueError("the circuit measures nothing")
         rho = self.states(values)
         rows, n = len(rho), self.num_qubits
         diagonal = np.real(np.einsum("rii->ri", rho)).reshape((rows,) + (2,) * n)
