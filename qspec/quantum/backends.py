@@ -496,6 +496,11 @@ def parity_signs(support: list[int], clbits: int) -> np.ndarray:
     return 1.0 - 2.0 * odd
 
 
+#: Most density-matrix entries the density path holds per slice of rows (2**18 complex numbers: 4 MiB,
+#: a few copies of it at a time; 2**16 to 2**20 measured alike at 4 to 7 qubits).
+DENSITY_CHUNK_AMPLITUDES = 2**18
+
+
 class DensityMatrixEvaluator(_PrimitiveEvaluator):
     """The noisy circuits Aer would run, simulated as numpy density matrices over all rows at once.
 
@@ -544,7 +549,7 @@ class DensityMatrixEvaluator(_PrimitiveEvaluator):
         rows = features[index] if features.size else np.zeros((len(weights), 0))
         values = np.concatenate([rows, np.asarray(weights, dtype=float)], axis=1)
         total = np.zeros(len(weights))
-        step = max(1, EXACT_CHUNK_AMPLITUDES // 4**self.num_qubits)
+        step = max(1, DENSITY_CHUNK_AMPLITUDES // 4**self.num_qubits)
         with single_threaded_blas():
             if self.shots is None:
                 for start in range(0, len(values), step):
@@ -582,6 +587,8 @@ def sample_counts(rng: np.random.Generator, shots: int, probabilities: np.ndarra
 
 
 #: Most qubits (those a circuit touches) the density-matrix path trains on; above it, Aer runs.
+#: Measured (852 rows, depolarizing + readout noise, 1024 shots, one call): 4 qubits 0.03 s against
+#: Aer's 2.2 s, 6 qubits 0.5 s against 5.5 s, 7 qubits 2.7 s against 11 s, 8 qubits 20 s against 11 s.
 DENSITY_PATH_MAX_QUBITS = 6
 
 
