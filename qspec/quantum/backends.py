@@ -112,8 +112,9 @@ def device_noise_backend(spec: BackendSpec, qubits: int, device_name: str, *, pr
 
     device = fake_backend(device_name)
     noise_model = NoiseModel.from_backend(device)
+    # the noise model built once: from_backend would build its own copy of it again
     runner = AerSimulator.from_backend(device, method=aer_method(qubits, noisy=True), seed_simulator=spec.seed,
-                                       max_parallel_experiments=0)
+                                       max_parallel_experiments=0, noise_model=noise_model)
     info = DeviceInfo(
         target=spec.target,
         provider=provider,

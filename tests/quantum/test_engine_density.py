@@ -176,3 +176,36 @@ def test_breast_cancer_example_on_the_density_path_meets_its_requirement(example
     result = train(examples["breast-cancer-noisy"])
     assert result.extra["trained_on"] == "numpy-density-matrix"
     assert result.metrics["test_accuracy"] >= 0.8 and result.device.noise["from_device"] == "manila"
+
+
+def test_aer_sampler_transpiles_once_and_runs_each_call_as_one_job_of_parameter_arrays(
+        examples: dict[str, Experiment]) -> None:
+    # the declared noisy path (final metrics; circuits above the density path's size): no per-row work
+    from qiskit_aer.primitives import SamplerV2
+
+    circuits = build_circuits(examples["breast-cancer-noisy"].spec)
+    backend = open_backend(BackendSpec(shots=128, noise=NOISES[0], seed=3), 4)
+    transpiles, jobs = [], []
+    pass_manager = backend.pass_manager
+
+    def counting() -> object:
+        transpiles.append(1)
+        return pass_manager()
+
+    class Recording:
+        def __init__(self, call: int) -> None:
+            self.inner = SamplerV2.from_backend(backend.runner, seed=backend.spec.seed + call, default_shots=128)
+
+        def run(self, pubs: list) -> object:
+            jobs.append([np.shape(values) for _, values in pubs])
+            return self.inner.run(pubs)
+
+    backend.pass_manager = counting  # type: ignore[method-assign]
+    sampler = SamplerEvaluator(backend, circuits, sampler=Recording)
+    features, weights, index = rows(circuits, 30)
+    first = sampler.expectations(features, weights, index)
+    sampler.expectations(features, weights, index)
+    assert len(transpiles) == 1
+    assert jobs == [[(30, len(circuits.features) + len(circuits.weights))]] * 2
+    again = SamplerEvaluator(backend, circuits).expectations(features, weights, index)
+    np.testing.assert_array_equal(first, again)  # seeded: the same call gives the same shots
