@@ -608,6 +608,9 @@ def density_trainer(backend: Backend, circuits: Circuits) -> DensityMatrixEvalua
         return None
     if circuits.num_qubits > DENSITY_PATH_MAX_QUBITS:
         return None
+    if any(e["type"] == "roerror" and np.shape(e["probabilities"]) != (2, 2)
+           for e in backend.noise_model.to_dict()["errors"]):
+        return None  # a correlated readout error: not a per-qubit confusion, which is all it applies
     try:
         evaluator = DensityMatrixEvaluator(backend, circuits)
     except ValueError:

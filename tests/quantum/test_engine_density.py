@@ -209,3 +209,13 @@ def test_aer_sampler_transpiles_once_and_runs_each_call_as_one_job_of_parameter_
     assert jobs == [[(30, len(circuits.features) + len(circuits.weights))]] * 2
     again = SamplerEvaluator(backend, circuits).expectations(features, weights, index)
     np.testing.assert_array_equal(first, again)  # seeded: the same call gives the same shots
+
+
+def test_a_correlated_readout_error_keeps_training_on_aer(examples: dict[str, Experiment]) -> None:
+    from qiskit_aer.noise import ReadoutError
+
+    circuits = build_circuits(examples["breast-cancer-noisy"].spec)
+    backend = open_backend(BackendSpec(shots=64, noise=NOISES[1]), 4)
+    assert density_trainer(backend, circuits) is not None
+    backend.noise_model.add_readout_error(ReadoutError(np.full((4, 4), 0.25)), [0, 1])
+    assert density_trainer(backend, circuits) is None
