@@ -216,7 +216,7 @@ class DensityMatrixBatch:
             matrix = np.array([[1 - p01, p10], [p01, 1 - p10]])  # new[read] = sum M[read, true] p[true]
             axis = 1 + (m - 1 - c)
             marginal = np.moveaxis(np.tensordot(matrix, marginal, axes=([1], [axis])), 0, axis)
-        probabilities = np.clip(np.ascontiguousarray(marginal).reshape(rows, 2**m), 0.0, None)
+        probabilities: np.ndarray = np.clip(np.ascontiguousarray(marginal).reshape(rows, 2**m), 0.0, None)
         probabilities /= probabilities.sum(axis=1, keepdims=True)
         if self.num_clbits == m and sorted(self.measured) == list(range(m)):
             return probabilities
