@@ -557,10 +557,12 @@ class DensityMatrixEvaluator(_PrimitiveEvaluator):
                     total[start:start + step] = self.batches[0].expectations(values[start:start + step], self.matrix)
             else:
                 for batch, terms in zip(self.batches, self.signs, strict=True):
-                    for start in range(0, len(values), step):
-                        counts = sample_counts(rng, self.shots, batch.probabilities(values[start:start + step]))
-                        for coeff, signs in terms:
-                            total[start:start + step] += coeff * (counts @ signs) / self.shots
+                    # every row's distribution first, then one draw: the shots do not depend on the slicing
+                    probabilities = np.concatenate([batch.probabilities(values[start:start + step])
+                                                    for start in range(0, len(values), step)])
+                    counts = sample_counts(rng, self.shots, probabilities)
+                    for coeff, signs in terms:
+                        total += coeff * (counts @ signs) / self.shots
         executed = len(weights) * len(self.batches)
         self.executions += executed
         self.shots_used += executed * (self.shots or 0)

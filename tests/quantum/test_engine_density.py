@@ -219,3 +219,16 @@ def test_a_correlated_readout_error_keeps_training_on_aer(examples: dict[str, Ex
     assert density_trainer(backend, circuits) is not None
     backend.noise_model.add_readout_error(ReadoutError(np.full((4, 4), 0.25)), [0, 1])
     assert density_trainer(backend, circuits) is None
+
+
+def test_slicing_rows_changes_no_value(examples: dict[str, Experiment], monkeypatch) -> None:
+    circuits = build_circuits(examples["breast-cancer-noisy"].spec)
+    features, weights, index = rows(circuits, 50)
+    values = {}
+    for chunk in (2**18, 256 * 7):  # 7 rows of 4-qubit density matrices a slice
+        monkeypatch.setattr("qspec.quantum.backends.DENSITY_CHUNK_AMPLITUDES", chunk)
+        for shots in (None, 100):
+            evaluator = DensityMatrixEvaluator(open_backend(BackendSpec(shots=shots, noise=NOISES[0]), 4), circuits)
+            values[chunk, shots] = evaluator.expectations(features, weights, index)
+    np.testing.assert_allclose(values[2**18, None], values[256 * 7, None], atol=1e-12)
+    np.testing.assert_array_equal(values[2**18, 100], values[256 * 7, 100])
