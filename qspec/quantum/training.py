@@ -6,8 +6,8 @@ progress, and the final metrics. Noiseless ``shots: null`` experiments on Aer tr
 numpy statevector (``simulate``); every final metric that decides registration is computed on the
 declared backend in one last primitive call. No MLflow here: callers log the result.
 
-``TrainingResult.extra`` carries: ``exact_training`` (bool), ``trained_on`` (numpy-statevector or
-the target), ``circuit_executions`` (parameter rows run), for exact classifiers
+``TrainingResult.extra`` carries: ``exact_training`` (bool), ``trained_on`` (numpy-statevector,
+numpy-density-matrix or the target), ``circuit_executions`` (parameter rows run), for exact classifiers
 ``exact_vs_backend_max_deviation`` (numpy vs Aer on the final rows), for VQE up to
 ``EXACT_GROUND_MAX_QUBITS`` qubits ``exact_ground_energy`` and ``ground_degeneracy`` (above it,
 ``exact_reference`` says there is none). ``fidelity`` is that of the noiseless trained
@@ -158,7 +158,10 @@ def train(experiment: Experiment, *, root: pathlib.Path | None = None, read: Cal
     _check_shift_rule(circuits)
     backend = open_backend(spec.backend, spec.circuit.qubits)
     declared = make_evaluator(backend, circuits)  # transpiles, once
-    trainer: Evaluator = ExactEvaluator(circuits) if backend.exact else declared
+    from qspec.quantum.backends import density_trainer  # small noisy circuits on Aer: numpy density matrices
+
+    density = None if backend.exact else density_trainer(backend, circuits)
+    trainer: Evaluator = ExactEvaluator(circuits) if backend.exact else density or declared
 
     split: Split | None = None
     if spec.task == "classification":
@@ -192,7 +195,7 @@ def train(experiment: Experiment, *, root: pathlib.Path | None = None, read: Cal
         theta = minimize(spec.training.optimizer, objective, x0, rng, report)
 
     extra: dict[str, Any] = {"exact_training": backend.exact, "trained_on": "numpy-statevector" if backend.exact
-                             else spec.backend.target}
+                             else "numpy-density-matrix" if density is not None else spec.backend.target}
     if split is not None:
         metrics, outputs = _classification_metrics(declared, split, theta)
         if backend.exact:

@@ -122,3 +122,19 @@ def test_peak_memory_follows_states_and_rows() -> None:
     assert peak_memory_bytes(above) == exact_path_bytes(23, 1)  # no exact reference above 22 qubits
     assert ground_state_bytes(10, 3) == 3 * 16 * 4**10  # dense eigh up to 10 qubits
     assert x_pattern_count(["XZ", "ZZ", "YI", "IZ"]) == 2 and x_pattern_count(["ZZ", "IZ"]) == 0
+
+
+@pytest.mark.parametrize(("backend", "density"), [
+    ({"target": "fake:manila", "shots": 100}, True),
+    ({"target": "fake:manila"}, True),
+    ({"target": "aer", "shots": 100, "noise": {"from_device": "manila"}}, True),
+    ({"target": "aer", "noise": {"depolarizing": 0.01}}, True),
+    ({"target": "aer", "shots": 100}, False),  # noiseless: Aer (or the numpy statevector) as before
+])
+def test_noisy_local_simulators_train_on_the_density_matrix_path(backend: dict, density: bool) -> None:
+    from qspec.quantum.backends import DensityMatrixEvaluator, density_trainer, open_backend
+    from qspec.quantum.circuits import build_circuits
+
+    experiment = spec(backend)
+    trainer = density_trainer(open_backend(experiment.backend, 4), build_circuits(experiment))
+    assert isinstance(trainer, DensityMatrixEvaluator) is density
