@@ -1,4 +1,4 @@
-"""The circuits a spec names: feature map + ansatz (re-uploaded ``circuit.layers`` times), the
+"""The circuits a spec names: feature map + ansatz (re-uploaded ``circuit.uploads`` times), the
 classification readout and Hamiltonians.
 
 Owns the mapping from ``CircuitSpec`` / ``HamiltonianSpec`` to Qiskit objects; every other part
@@ -100,10 +100,10 @@ def build_circuits(spec: ExperimentSpec) -> Circuits:
         # A classifier without a declared feature map still needs its inputs: angle encoding.
         fmap_spec = circuit_spec.feature_map or FeatureMapSpec(type=DEFAULT_FEATURE_MAP)
         fmap = build_feature_map(fmap_spec, qubits)
-        circuit = layered(fmap, ansatz, circuit_spec.layers)
+        circuit = layered(fmap, ansatz, circuit_spec.uploads)
         circuit.name = f"{fmap_spec.type}+{circuit_spec.ansatz.type}"
-        if circuit_spec.layers > 1:
-            circuit.name += f"x{circuit_spec.layers}"
+        if circuit_spec.uploads > 1:
+            circuit.name += f"x{circuit_spec.uploads}"
         features = _ordered(fmap.parameters, FEATURE_PREFIX)
         observable = parity_observable(qubits)
         constant = 0.0

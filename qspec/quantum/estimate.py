@@ -48,7 +48,7 @@ def weight_count(spec: ExperimentSpec) -> int:
     The classifier's trainable output scale and bias are not counted: their derivatives are
     analytic (no parameter-shift rows)."""
     ansatz = spec.circuit.ansatz
-    return ansatz_plugins.plugins()[ansatz.type].weights(spec.circuit.qubits, ansatz.reps) * spec.circuit.layers
+    return ansatz_plugins.plugins()[ansatz.type].weights(spec.circuit.qubits, ansatz.reps) * spec.circuit.uploads
 
 
 def output_parameter_count(spec: ExperimentSpec) -> int:

@@ -334,8 +334,8 @@ class AnsatzSpec(SpecModel):
     entanglement: Literal["linear", "full", "circular"] = "linear"
 
 
-#: Layers of data re-uploading (``circuit.layers``).
-MAX_LAYERS = 100
+#: Most uploads of the data (``circuit.uploads``, data re-uploading).
+MAX_UPLOADS = 100
 
 #: Where a trainable output scale and bias start (README, "The classifier's output").
 INITIAL_OUTPUT_SCALE = 2.0
@@ -392,10 +392,11 @@ class CircuitSpec(SpecModel):
                         description="1 to 32 qubits: a 32-qubit statevector already takes 64 GiB to simulate")
     feature_map: FeatureMapSpec | None = None
     ansatz: AnsatzSpec
-    layers: PositiveInt = Field(
-        default=1, le=MAX_LAYERS,
-        description=f"data re-uploading: the feature map and the ansatz interleaved this many times, each ansatz "
-                    f"layer with its own weights (1: encode once); 1 to {MAX_LAYERS}")
+    uploads: PositiveInt = Field(
+        default=1, le=MAX_UPLOADS,
+        description=f"data re-uploading: how many times the data enters, the feature map and the ansatz interleaved "
+                    f"(map, ansatz, map, ansatz, ...), each ansatz layer with its own weights; 1 (encode once) to "
+                    f"{MAX_UPLOADS}")
     readout: Literal["parity"] = "parity"
     output: OutputSpec | None = Field(
         default=None, description="classification only: the link from <Z...Z> to p(class 1); default "

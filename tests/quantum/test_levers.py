@@ -61,7 +61,7 @@ def finite_difference(objective: Objective, point: np.ndarray, step: float = 1e-
 @pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
 @pytest.mark.parametrize("output", [{}, {"scale": 3.0}, {"bias": -0.5}, {"link": "linear"}])
 def test_loss_gradient_over_weights_scale_and_bias(loss: str, output: dict[str, Any]) -> None:
-    experiment = classifier("sklearn:wine", [0, 1], layers=2, output=output, training={"loss": loss})
+    experiment = classifier("sklearn:wine", [0, 1], uploads=2, output=output, training={"loss": loss})
     circuits = build_circuits(experiment.spec)
     readout = Readout.of_spec(OutputSpec(**output))
     rng = np.random.default_rng(5)
@@ -85,7 +85,7 @@ def test_loss_gradient_over_weights_scale_and_bias(loss: str, output: dict[str, 
 
 def test_reuploading_interleaves_the_feature_map_with_ansatz_layers() -> None:
     one = build_circuits(classifier("sklearn:wine", [0, 1]).spec)
-    three = build_circuits(classifier("sklearn:wine", [0, 1], layers=3).spec)
+    three = build_circuits(classifier("sklearn:wine", [0, 1], uploads=3).spec)
     assert len(three.weights) == 3 * len(one.weights) == 36
     assert [p.name for p in three.weights] == [f"θ[{i}]" for i in range(36)]
     assert [p.name for p in three.features] == [p.name for p in one.features] == [f"x[{i}]" for i in range(4)]
@@ -102,7 +102,7 @@ def test_reuploading_and_feature_scale_train_and_predict_alike() -> None:
     from qspec.quantum.data import load_dataset, split_dataset
     from qspec.quantum.predict import classify
 
-    experiment = classifier("sklearn:wine", [0, 1], layers=2, feature_map={"type": "angle", "scale": 0.5},
+    experiment = classifier("sklearn:wine", [0, 1], uploads=2, feature_map={"type": "angle", "scale": 0.5},
                             output={"bias": 0.0}, training={"loss": "mse", "optimizer": {"name": "l_bfgs_b",
                                                                                           "maxiter": 15}})
     result = train(experiment)
@@ -120,7 +120,7 @@ def test_reuploading_and_feature_scale_train_and_predict_alike() -> None:
 def test_estimate_counts_layers_and_cobyla_floor_counts_the_output() -> None:
     from qspec.quantum.estimate import estimate_resources, weight_count
 
-    experiment = classifier("sklearn:wine", [0, 1], layers=2, training={"optimizer": {"name": "cobyla",
+    experiment = classifier("sklearn:wine", [0, 1], uploads=2, training={"optimizer": {"name": "cobyla",
                                                                                       "maxiter": 3}})
     assert weight_count(experiment.spec) == 24
     # COBYLA builds its first simplex from n + 2 evaluations, n = 24 weights + scale and bias

@@ -10,6 +10,8 @@ import pytest
 from qspec.errors import SpecError
 from qspec.spec import load_specs
 from qspec.spec.hashing import normalized
+from qspec.spec.load import Loaded
+from qspec.spec.models import Experiment
 
 BASE = """\
 apiVersion: qspec/v1
@@ -28,12 +30,12 @@ spec:
 # BASE with every lever default written out.
 DEFAULTS = BASE.replace("{type: angle}", "{type: angle, scale: 1.0}").replace(
     "ansatz: {type: real_amplitudes, reps: 2}",
-    "ansatz: {type: real_amplitudes, reps: 2}\n    layers: 1\n"
+    "ansatz: {type: real_amplitudes, reps: 2}\n    uploads: 1\n"
     "    output: {link: logistic, scale: trainable, bias: trainable}").replace(
     "maxiter: 100}, seed: 0}", "maxiter: 100}, seed: 0, loss: cross_entropy}")
 
 
-def load(tmp_path: Path, text: str, name: str = "x"):  # noqa: ANN201
+def load(tmp_path: Path, text: str, name: str = "x") -> Loaded[Experiment]:
     folder = tmp_path / name
     folder.mkdir()
     (folder / "a.yaml").write_text(text)
@@ -45,7 +47,7 @@ def test_defaults_are_written_into_the_normalized_spec(tmp_path: Path) -> None:
     loaded = load(tmp_path, BASE)
     spec = normalized(loaded.resource)["spec"]
     assert spec["circuit"]["output"] == {"link": "logistic", "scale": "trainable", "bias": "trainable"}
-    assert spec["circuit"]["layers"] == 1
+    assert spec["circuit"]["uploads"] == 1
     assert spec["circuit"]["feature_map"]["scale"] == 1.0
     assert spec["training"]["loss"] == "cross_entropy"
     assert loaded.hash == load(tmp_path, DEFAULTS, "written").hash
@@ -53,7 +55,7 @@ def test_defaults_are_written_into_the_normalized_spec(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("old", "new"), [
     ("{type: angle, scale: 1.0}", "{type: angle, scale: 2.0}"),
-    ("layers: 1", "layers: 2"),
+    ("uploads: 1", "uploads: 2"),
     ("link: logistic, scale: trainable, bias: trainable", "link: linear"),
     ("scale: trainable", "scale: 2.0"),
     ("bias: trainable", "bias: 0.0"),
@@ -84,16 +86,16 @@ def test_vqe_keeps_no_classifier_defaults(tmp_path: Path) -> None:
     (DEFAULTS.replace("link: logistic, scale: trainable, bias: trainable", "link: linear, scale: 2.0"),
      "spec.circuit.output", "the linear link has no scale or bias", "link: logistic"),
     (DEFAULTS.replace("scale: trainable", "scale: learned"), "spec.circuit.output.scale", "", None),
-    (DEFAULTS.replace("layers: 1", "layers: 0"), "spec.circuit.layers", "", "1 to 100"),
+    (DEFAULTS.replace("uploads: 1", "uploads: 0"), "spec.circuit.uploads", "", "1 (encode once) to 100"),
     (DEFAULTS.replace("{type: angle, scale: 1.0}", "{type: angle, scale: 0}"), "spec.circuit.feature_map.scale",
      "", "above 0"),
     (DEFAULTS.replace("loss: cross_entropy", "loss: hinge"), "spec.training.loss", "", None),
-    (VQE.replace("reps: 1}", "reps: 1}, layers: 2"), "spec.circuit.layers", "classification only", "remove layers"),
+    (VQE.replace("reps: 1}", "reps: 1}, uploads: 2"), "spec.circuit.uploads", "classification only", "remove uploads"),
     (VQE.replace("reps: 1}", "reps: 1}, output: {link: linear}"), "spec.circuit.output", "classification only",
      "remove output"),
     (VQE + "  training: {loss: mse}\n", "spec.training.loss", "classification only", "remove loss"),
-    (DEFAULTS.replace("layers: 1", "layers: 100").replace("reps: 2}", "reps: 20}"), "spec.circuit.ansatz.reps",
-     "in 100 layers trains 8,400 parameters", "at most 4,096"),
+    (DEFAULTS.replace("uploads: 1", "uploads: 100").replace("reps: 2}", "reps: 20}"), "spec.circuit.ansatz.reps",
+     "in 100 uploads trains 8,400 parameters", "at most 4,096"),
 ])
 def test_lever_mistakes_are_located(tmp_path: Path, text: str, path: str, message: str, hint: str | None) -> None:
     with pytest.raises(SpecError) as caught:
