@@ -77,14 +77,14 @@ class Readout:
         start = {"scale": INITIAL_OUTPUT_SCALE, "bias": INITIAL_OUTPUT_BIAS}
         return np.array([start[name] for name in self.trained], dtype=float)
 
-    def stored(self, trained: Sequence[float]) -> np.ndarray:
+    def stored(self, trained: Sequence[float] | np.ndarray) -> np.ndarray:
         """The (scale, bias) a model stores, from the trained values in ``self.trained`` order."""
         if self.link != "logistic":
             return np.zeros(0)
         values = dict(self.fixed) | dict(zip(self.trained, (float(v) for v in trained), strict=True))
         return np.array([values["scale"], values["bias"]], dtype=float)
 
-    def probability(self, expectation: np.ndarray, stored: Sequence[float] = ()) -> np.ndarray:
+    def probability(self, expectation: np.ndarray, stored: Sequence[float] | np.ndarray = ()) -> np.ndarray:
         """p(class 1) of each expectation value, with the stored (scale, bias) of a logistic link."""
         e = np.asarray(expectation, dtype=float)
         if self.link == "linear":
