@@ -1,7 +1,8 @@
 """Training: one validated Experiment in, one ``TrainingResult`` out.
 
 Owns the run of an experiment: data and circuits, the backend (transpiled once), the objective
-(cross-entropy on the parity readout, or the energy), the optimizer loop with per-iteration
+(``training.loss`` of the classifier's output ``qspec.quantum.readout`` on the parity readout, or
+the energy), the optimizer loop with per-iteration
 progress, and the final metrics. Noiseless ``shots: null`` experiments on Aer train on the exact
 numpy statevector (``simulate``); every final metric that decides registration is computed on the
 declared backend in one last primitive call. No MLflow here: callers log the result.

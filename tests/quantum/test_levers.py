@@ -20,13 +20,13 @@ from qspec.quantum.training import Objective
 from qspec.spec.models import Experiment, OutputSpec
 
 
-def classifier(source: str, classes: list[Any], **circuit: Any) -> Experiment:
+def classifier(source: str, classes: list[Any], seed: int = 0, **circuit: Any) -> Experiment:
     training = circuit.pop("training", {})
     return Experiment.model_validate({
         "apiVersion": "qspec/v1", "kind": "Experiment", "metadata": {"name": "levers"},
         "spec": {
             "task": "classification",
-            "data": {"source": source, "classes": classes, "seed": 0},
+            "data": {"source": source, "classes": classes, "seed": seed},
             "circuit": {"qubits": 4, "feature_map": {"type": "angle"},
                         "ansatz": {"type": "real_amplitudes", "reps": 2}, **circuit},
             "backend": {"target": "aer", "shots": None},
@@ -35,15 +35,17 @@ def classifier(source: str, classes: list[Any], **circuit: Any) -> Experiment:
     })
 
 
+# data split seeds; 3 (LR 0.923 on wine) in the slow tier
+@pytest.mark.parametrize("seed", [0, pytest.param(3, marks=pytest.mark.slow)])
 @pytest.mark.parametrize(("source", "classes"), [("sklearn:wine", [0, 1]),
                                                  ("sklearn:breast_cancer", ["malignant", "benign"])])
-def test_default_design_reaches_logistic_regression(source: str, classes: list[Any]) -> None:
-    result = train(classifier(source, classes))
+def test_default_design_reaches_logistic_regression(source: str, classes: list[Any], seed: int) -> None:
+    result = train(classifier(source, classes, seed))
     baseline = result.baseline["test_accuracy"]  # scikit-learn's LogisticRegression, same split and inputs
     assert result.baseline_name == "logistic_regression"
     assert result.metrics["test_accuracy"] >= baseline - 0.03
-    # the linear link on the same circuit, split and seeds stays further below: the lever is the link
-    linear = train(classifier(source, classes, output={"link": "linear"}))
+    # the linear link on the same circuit, split and seeds stays below: the lever is the link
+    linear = train(classifier(source, classes, seed, output={"link": "linear"}))
     assert linear.metrics["test_accuracy"] < result.metrics["test_accuracy"]
 
 
