@@ -43,6 +43,7 @@ class Readout:
     link: str  # logistic | linear
     trained: tuple[str, ...] = ()  # which of scale, bias the optimizer moves, in that order
     fixed: tuple[tuple[str, float], ...] = ()
+    l2: float = 0.0  # the penalty l2 * scale**2 / (2 n) on a trained scale
 
     @classmethod
     def of_spec(cls, output: OutputSpec | None) -> Readout:
@@ -53,7 +54,7 @@ class Readout:
             return cls("linear")
         fixed = tuple((name, float(value)) for name in ("scale", "bias")
                       if not isinstance(value := getattr(output, name), str) and value is not None)
-        return cls("logistic", tuple(output.trained), fixed)
+        return cls("logistic", tuple(output.trained), fixed, float(output.l2 or 0.0))
 
     @classmethod
     def of_parameters(cls, values: int, weights: int) -> Readout:
@@ -97,9 +98,11 @@ class Readout:
 class LossHead:
     """head(expectation, trained) -> (loss, d loss / d expectation, d loss / d trained, metrics).
 
-    ``trained`` are the output parameters the optimizer moves (``readout.trained`` order). Every
-    derivative is analytic: the circuit weights' gradient is this d loss / d expectation chained with
-    the evaluator's d<O>/d theta (``qspec.quantum.training.Objective``).
+    The loss is ``training.loss`` of p(class 1) over the rows, plus (logistic link, trained scale)
+    the L2 penalty ``l2 * scale**2 / (2 n)``, which keeps the scale from growing without bound on
+    data the circuit separates. ``trained`` are the output parameters the optimizer moves
+    (``readout.trained`` order). Every derivative is analytic: the circuit weights' gradient is this
+    d loss / d expectation chained with the evaluator's d<O>/d theta (``qspec.quantum.training.Objective``).
     """
 
     def __init__(self, labels: np.ndarray, readout: Readout, loss: str = "cross_entropy") -> None:
@@ -131,6 +134,9 @@ class LossHead:
             value = float(np.mean(np.logaddexp(0.0, z) - y * z))
             dloss_dz = (p - y) / n
         by_name = {"scale": float(dloss_dz @ -e), "bias": float(np.sum(dloss_dz))}
+        if readout.l2 and "scale" in readout.trained:  # as logistic regression's C: on the slope, not the bias
+            value += readout.l2 * scale * scale / (2 * n)
+            by_name["scale"] += readout.l2 * scale / n
         accuracy = float(np.mean((p > 0.5) == (y == 1)))  # as prediction labels: p > 0.5
         return (value, dloss_dz * -scale, np.array([by_name[name] for name in readout.trained]),
                 {"train_accuracy": accuracy})

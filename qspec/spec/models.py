@@ -343,6 +343,10 @@ INITIAL_OUTPUT_BIAS = 0.0
 #: Largest size of a fixed output scale or bias: sigmoid(50) is already 1 - 2e-22.
 MAX_OUTPUT_VALUE = 1e3
 
+#: The L2 penalty on a trainable output scale (``circuit.output.l2``), and its largest value.
+DEFAULT_OUTPUT_L2 = 1.0
+MAX_OUTPUT_L2 = 1e6
+
 OutputValue = Annotated[float, Field(ge=-MAX_OUTPUT_VALUE, le=MAX_OUTPUT_VALUE)] | Literal["trainable"]
 
 
@@ -365,20 +369,26 @@ class OutputSpec(SpecModel):
         default=None,
         description=f"logistic only: trainable (starts at {INITIAL_OUTPUT_BIAS:g}) or a number of size at most "
                     f"{MAX_OUTPUT_VALUE:g}; default trainable")
+    l2: float | None = Field(
+        default=None, ge=0, le=MAX_OUTPUT_L2,
+        description=f"logistic only: the L2 penalty l2 * scale**2 / (2 n) on a trainable scale, added to the loss "
+                    f"(n train rows; logistic regression's C = 1 is l2: 1); 0 to {MAX_OUTPUT_L2:g}, default "
+                    f"{DEFAULT_OUTPUT_L2:g}")
 
     @model_validator(mode="before")
     @classmethod
     def _trainable_default(cls, data: Any) -> Any:
         # Filled here so that the normalized spec (and hash) states it.
         if isinstance(data, dict) and data.get("link", "logistic") == "logistic":
-            return {"scale": "trainable", "bias": "trainable"} | {k: v for k, v in data.items() if v is not None}
+            defaults = {"scale": "trainable", "bias": "trainable", "l2": DEFAULT_OUTPUT_L2}
+            return defaults | {k: v for k, v in data.items() if v is not None}
         return data
 
     @model_validator(mode="after")
     def _parameters_only_if_logistic(self) -> OutputSpec:
-        if self.link == "linear" and (self.scale is not None or self.bias is not None):
-            raise spec_error("the linear link has no scale or bias",
-                             "remove scale and bias, or use link: logistic")
+        if self.link == "linear" and (self.scale is not None or self.bias is not None or self.l2 is not None):
+            raise spec_error("the linear link has no scale, bias or l2",
+                             "remove scale, bias and l2, or use link: logistic")
         return self
 
     @property
@@ -400,7 +410,7 @@ class CircuitSpec(SpecModel):
     readout: Literal["parity"] = "parity"
     output: OutputSpec | None = Field(
         default=None, description="classification only: the link from <Z...Z> to p(class 1); default "
-                                  "{link: logistic, scale: trainable, bias: trainable}")
+                                  "{link: logistic, scale: trainable, bias: trainable, l2: 1.0}")
 
 
 class NoiseSpec(SpecModel):

@@ -61,7 +61,7 @@ def finite_difference(objective: Objective, point: np.ndarray, step: float = 1e-
 
 
 @pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
-@pytest.mark.parametrize("output", [{}, {"scale": 3.0}, {"bias": -0.5}, {"link": "linear"}])
+@pytest.mark.parametrize("output", [{}, {"l2": 0.0}, {"scale": 3.0}, {"bias": -0.5}, {"link": "linear"}])
 def test_loss_gradient_over_weights_scale_and_bias(loss: str, output: dict[str, Any]) -> None:
     experiment = classifier("sklearn:wine", [0, 1], uploads=2, output=output, training={"loss": loss})
     circuits = build_circuits(experiment.spec)

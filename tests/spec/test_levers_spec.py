@@ -31,7 +31,7 @@ spec:
 DEFAULTS = BASE.replace("{type: angle}", "{type: angle, scale: 1.0}").replace(
     "ansatz: {type: real_amplitudes, reps: 2}",
     "ansatz: {type: real_amplitudes, reps: 2}\n    uploads: 1\n"
-    "    output: {link: logistic, scale: trainable, bias: trainable}").replace(
+    "    output: {link: logistic, scale: trainable, bias: trainable, l2: 1.0}").replace(
     "maxiter: 100}, seed: 0}", "maxiter: 100}, seed: 0, loss: cross_entropy}")
 
 
@@ -46,7 +46,7 @@ def load(tmp_path: Path, text: str, name: str = "x") -> Loaded[Experiment]:
 def test_defaults_are_written_into_the_normalized_spec(tmp_path: Path) -> None:
     loaded = load(tmp_path, BASE)
     spec = normalized(loaded.resource)["spec"]
-    assert spec["circuit"]["output"] == {"link": "logistic", "scale": "trainable", "bias": "trainable"}
+    assert spec["circuit"]["output"] == {"link": "logistic", "scale": "trainable", "bias": "trainable", "l2": 1.0}
     assert spec["circuit"]["uploads"] == 1
     assert spec["circuit"]["feature_map"]["scale"] == 1.0
     assert spec["training"]["loss"] == "cross_entropy"
@@ -56,7 +56,8 @@ def test_defaults_are_written_into_the_normalized_spec(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("old", "new"), [
     ("{type: angle, scale: 1.0}", "{type: angle, scale: 2.0}"),
     ("uploads: 1", "uploads: 2"),
-    ("link: logistic, scale: trainable, bias: trainable", "link: linear"),
+    ("link: logistic, scale: trainable, bias: trainable, l2: 1.0", "link: linear"),
+    ("l2: 1.0", "l2: 0.5"),
     ("scale: trainable", "scale: 2.0"),
     ("bias: trainable", "bias: 0.0"),
     ("loss: cross_entropy", "loss: mse"),
@@ -83,8 +84,9 @@ def test_vqe_keeps_no_classifier_defaults(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("text", "path", "message", "hint"), [
-    (DEFAULTS.replace("link: logistic, scale: trainable, bias: trainable", "link: linear, scale: 2.0"),
-     "spec.circuit.output", "the linear link has no scale or bias", "link: logistic"),
+    (DEFAULTS.replace("link: logistic, scale: trainable, bias: trainable, l2: 1.0", "link: linear, scale: 2.0"),
+     "spec.circuit.output", "the linear link has no scale, bias or l2", "link: logistic"),
+    (DEFAULTS.replace("l2: 1.0", "l2: -1"), "spec.circuit.output.l2", "", "logistic regression's C = 1"),
     (DEFAULTS.replace("scale: trainable", "scale: learned"), "spec.circuit.output.scale", "", None),
     (DEFAULTS.replace("uploads: 1", "uploads: 0"), "spec.circuit.uploads", "", "1 (encode once) to 100"),
     (DEFAULTS.replace("{type: angle, scale: 1.0}", "{type: angle, scale: 0}"), "spec.circuit.feature_map.scale",
