@@ -135,7 +135,7 @@ class LossHead:
             dloss_dz = (p - y) / n
         by_name = {"scale": float(dloss_dz @ -e), "bias": float(np.sum(dloss_dz))}
         if readout.l2 and "scale" in readout.trained:  # as logistic regression's C: on the slope, not the bias
-            value += readout.l2 * scale * scale / (2 * n)
+            value = float(value + readout.l2 * scale * scale / (2 * n))
             by_name["scale"] += readout.l2 * scale / n
         accuracy = float(np.mean((p > 0.5) == (y == 1)))  # as prediction labels: p > 0.5
         return (value, dloss_dz * -scale, np.array([by_name[name] for name in readout.trained]),
