@@ -95,7 +95,7 @@ def monitor(deployment: str, *, stage: str = "production", data: str | Path | No
     other = monitored.target != trained.target or properties is not None
     reference = _evaluate(deployed.model, task, trained, frame, labels, None)
     current = _evaluate(deployed.model, task, monitored, frame, labels, properties) if other else None
-    training = _baselines(record)
+    training = _baselines(record, deployed.model)
     found = checks(spec.monitoring, training=training, reference=reference.metrics,
                    current=current.metrics if current is not None else None)
     kinds = alerts(found)
@@ -226,17 +226,28 @@ def _evaluate(model: Any, task: str, backend: BackendSpec, frame: pd.DataFrame |
         return evaluate_energy(model.circuit, model.parameters, dict(hamiltonian.terms), hamiltonian.constant,
                                backend, properties=properties)
     return evaluate_classifier(model.circuit, model.parameters, model.preprocessing, frame, labels, backend,
-                               properties=properties)
+                               properties=properties, loss=model.experiment.spec.training.loss or "cross_entropy")
 
 
-def _baselines(record: Any) -> dict[str, Baseline]:
-    """The training run's metrics under the names monitoring uses, each saying where it came from."""
+def _baselines(record: Any, model: Any) -> dict[str, Baseline]:
+    """The training run's metrics under the names monitoring uses, each saying where it came from
+    (the mean confidence: the run's test outputs <Z...Z> through the model's own readout)."""
     out: dict[str, Baseline] = {}
     short = record.run_id[:12]
     for metric, logged in TRAINING_METRIC.items():
         if logged in record.metrics:
             out[metric] = Baseline(float(record.metrics[logged]), f"training run {short}: {logged}")
-    confidence = mean_confidence(record.test_outputs or [])
+    confidence = mean_confidence(_probabilities(model, record.test_outputs or []))
     if confidence is not None:
         out["mean_confidence"] = Baseline(confidence, f"training run {short}: test outputs")
     return out
+
+
+def _probabilities(model: Any, expectations: list[float]) -> list[float]:
+    """P(class 1) of each <Z...Z>, through the model's readout (its stored output scale and bias)."""
+    if not expectations or model.config.get("task") == "vqe":
+        return []
+    from qspec.quantum.predict import readout_of
+
+    readout, stored = readout_of(model.circuit, model.parameters)
+    return [float(p) for p in readout.probability(expectations, stored)]

@@ -171,16 +171,16 @@ def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def mean_confidence(expectations: list[float]) -> float | None:
-    """The mean probability of the predicted class, from parity expectation values <Z...Z>
-    (P(class 1) = (1 - <Z...Z>) / 2): what the training run's test outputs give as a baseline."""
-    if not expectations:
+def mean_confidence(probabilities: list[float]) -> float | None:
+    """The mean probability of the predicted class, from each row's P(class 1) (the model's readout
+    of its <Z...Z>): what the training run's test outputs give as a baseline."""
+    if not probabilities:
         return None
     total = 0.0
-    for e in expectations:
-        p1 = min(max((1.0 - float(e)) / 2.0, 0.0), 1.0)
+    for p in probabilities:
+        p1 = min(max(float(p), 0.0), 1.0)
         total += max(p1, 1.0 - p1)
-    return total / len(expectations)
+    return total / len(probabilities)
 
 
 # --- the last verdict of a stage, kept on the registered model -------------------------------------

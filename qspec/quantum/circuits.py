@@ -1,4 +1,5 @@
-"""The circuits a spec names: feature map + ansatz, the classification readout and Hamiltonians.
+"""The circuits a spec names: feature map + ansatz (re-uploaded ``circuit.uploads`` times), the
+classification readout and Hamiltonians.
 
 Owns the mapping from ``CircuitSpec`` / ``HamiltonianSpec`` to Qiskit objects; every other part
 of the engine (the exact simulator, the backends, prediction) runs what is built here, so a
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from qiskit.circuit import Parameter, QuantumCircuit
+from qiskit.circuit import Parameter, ParameterVector, QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
 
 from qspec.plugins import ansatze, feature_maps
@@ -67,9 +68,27 @@ def hamiltonian_operator(spec: HamiltonianSpec) -> SparsePauliOp:
 
 
 def angle_range(spec: ExperimentSpec) -> tuple[float, float]:
-    """The interval each feature is scaled onto, the feature map's."""
+    """The interval each feature is scaled onto: the feature map's, times ``feature_map.scale``."""
     fmap = spec.circuit.feature_map
-    return feature_maps.plugins()[fmap.type if fmap is not None else DEFAULT_FEATURE_MAP].angle_range
+    lo, hi = feature_maps.plugins()[fmap.type if fmap is not None else DEFAULT_FEATURE_MAP].angle_range
+    scale = fmap.scale if fmap is not None else 1.0
+    return lo * scale, hi * scale
+
+
+def layered(fmap: QuantumCircuit, ansatz: QuantumCircuit, layers: int) -> QuantumCircuit:
+    """Data re-uploading: ``layers`` times the feature map then the ansatz, each ansatz layer with its
+    own weights. Layer ``l`` reads weights ``l * W .. (l + 1) * W - 1`` of one vector named
+    ``WEIGHT_PREFIX`` (W: the ansatz's weights), so one layer is exactly the unlayered circuit."""
+    if layers == 1:
+        return fmap.compose(ansatz)
+    own = _ordered(ansatz.parameters, WEIGHT_PREFIX)
+    theta = ParameterVector(WEIGHT_PREFIX, layers * len(own))
+    circuit = QuantumCircuit(fmap.num_qubits)
+    for layer in range(layers):
+        circuit.compose(fmap, inplace=True)
+        block = ansatz.assign_parameters(dict(zip(own, theta[layer * len(own):(layer + 1) * len(own)], strict=True)))
+        circuit.compose(block, inplace=True)
+    return circuit
 
 
 def build_circuits(spec: ExperimentSpec) -> Circuits:
@@ -81,8 +100,10 @@ def build_circuits(spec: ExperimentSpec) -> Circuits:
         # A classifier without a declared feature map still needs its inputs: angle encoding.
         fmap_spec = circuit_spec.feature_map or FeatureMapSpec(type=DEFAULT_FEATURE_MAP)
         fmap = build_feature_map(fmap_spec, qubits)
-        circuit = fmap.compose(ansatz)
+        circuit = layered(fmap, ansatz, circuit_spec.uploads)
         circuit.name = f"{fmap_spec.type}+{circuit_spec.ansatz.type}"
+        if circuit_spec.uploads > 1:
+            circuit.name += f"x{circuit_spec.uploads}"
         features = _ordered(fmap.parameters, FEATURE_PREFIX)
         observable = parity_observable(qubits)
         constant = 0.0
@@ -93,7 +114,7 @@ def build_circuits(spec: ExperimentSpec) -> Circuits:
         features = []
         observable = hamiltonian_operator(spec.hamiltonian)
         constant = spec.hamiltonian.constant
-    weights = _ordered(ansatz.parameters, WEIGHT_PREFIX)
+    weights = _ordered(circuit.parameters, WEIGHT_PREFIX)
     return Circuits(circuit, features, weights, observable, constant)
 
 

@@ -43,9 +43,20 @@ ASSUMED_CSV_ROWS = 100
 
 
 def weight_count(spec: ExperimentSpec) -> int:
-    """Trained parameters of the ansatz, as its plug-in counts them."""
+    """Trained circuit parameters: the ansatz's, as its plug-in counts them, once per layer.
+
+    The classifier's trainable output scale and bias are not counted: their derivatives are
+    analytic (no parameter-shift rows)."""
     ansatz = spec.circuit.ansatz
-    return ansatz_plugins.plugins()[ansatz.type].weights(spec.circuit.qubits, ansatz.reps)
+    return ansatz_plugins.plugins()[ansatz.type].weights(spec.circuit.qubits, ansatz.reps) * spec.circuit.uploads
+
+
+def output_parameter_count(spec: ExperimentSpec) -> int:
+    """The classifier's trainable output parameters (``circuit.output``: scale, bias), 0 for VQE."""
+    if spec.task != "classification":
+        return 0
+    output = spec.circuit.output
+    return 2 if output is None else len(output.trained)
 
 
 def split_sizes(spec: ExperimentSpec, read: Callable[[str], bytes] | None = None) -> tuple[int, int, bool]:
@@ -121,7 +132,9 @@ def _workload(spec: ExperimentSpec, read: Callable[[str], bytes] | None) -> _Wor
         # a sampler measures each qubit-wise commuting group in its own circuit
         groups = len(measurement_groups([lab for lab in spec.hamiltonian.terms if set(lab) != {"I"}]) or [[]])
     rows = optimizer.rows(p, exact=spec.backend.plugin.exact(spec.backend))
-    return _Workload(n_train, n_test, rows, groups, optimizer.iterations(options, p), tuple(assumptions))
+    # the optimizer moves the weights and the trainable output scale / bias (an iteration floor counts them)
+    moved = p + output_parameter_count(spec)
+    return _Workload(n_train, n_test, rows, groups, optimizer.iterations(options, moved), tuple(assumptions))
 
 
 def estimate_resources(experiment: Experiment | ExperimentSpec, *,

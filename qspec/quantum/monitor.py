@@ -85,21 +85,27 @@ def _costs(backend: Any, rows: int, seconds: float, shots: int) -> dict[str, flo
 
 
 def evaluate_classifier(circuit: Any, parameters: Any, preprocessing: Preprocessing, raw: Any, labels: np.ndarray,
-                        backend: BackendSpec, *, properties: dict[str, Any] | None = None) -> Evaluation:
-    """Accuracy, mean confidence (the mean probability of the predicted class), cross-entropy loss
-    (as training computes it), and latency/shots/cost per prediction of raw rows labelled 0/1."""
-    from qspec.quantum.predict import load_circuit, model_circuits, weight_values
-    from qspec.quantum.training import classification_head
+                        backend: BackendSpec, *, properties: dict[str, Any] | None = None,
+                        loss: str = "cross_entropy") -> Evaluation:
+    """Accuracy, mean confidence (the mean probability of the predicted class), the data loss (``loss``
+    through the model's own readout, as training computes it, without the L2 term), and
+    latency/shots/cost per prediction of raw rows labelled 0/1. ``parameters`` are the model's: the
+    circuit weights, then the logistic output's scale and bias when it has one."""
+    from qspec.quantum.predict import load_circuit, model_circuits, readout_of, weight_values
+    from qspec.quantum.readout import LossHead, Readout
 
-    circuits = model_circuits(load_circuit(circuit))
-    theta = weight_values(circuits, parameters)
+    logical = load_circuit(circuit)
+    circuits = model_circuits(logical)
+    link, output = readout_of(logical, parameters)
+    readout = Readout(link.link, (), tuple(zip(("scale", "bias")[:len(output)], output, strict=True)))  # no L2 term
+    theta = weight_values(circuits, np.asarray(parameters, dtype=float).ravel()[:len(circuits.weights)])
     inputs = np.asarray(preprocessing.apply(raw), dtype=float)
     opened = _open(backend, circuits.num_qubits, properties)
     values, seconds, shots = _run(opened, circuits, inputs, theta)
-    loss, _, head = classification_head(np.asarray(labels))(values)
-    p1 = np.clip((1.0 - values) / 2.0, 0.0, 1.0)
+    value, _, _, head = LossHead(np.asarray(labels), readout, loss)(values, np.zeros(0))
+    p1 = readout.probability(values, readout.stored(()))
     metrics = {"accuracy": head["train_accuracy"], "mean_confidence": float(np.mean(np.maximum(p1, 1 - p1))),
-               "loss": loss, **_costs(opened, len(values), seconds, shots)}
+               "loss": value, **_costs(opened, len(values), seconds, shots)}
     return Evaluation(metrics, opened.info, len(values), seconds)
 
 

@@ -6,6 +6,9 @@ the trained parameters and ``Preprocessing.from_dict(...)`` and calls ``predict_
 1e-10) when ``shots`` is None, else sampled with Aer's SamplerV2 seeded by ``seed``.
 
     labels, probabilities = predict_classifier(qpy_bytes, params, Preprocessing.from_dict(d), rows)
+
+The parameters carry the classifier's readout: the circuit weights, then (logistic link) the output
+scale and bias; a model with the weights alone predicts with the linear link (1 - <Z...Z>) / 2.
 """
 
 from __future__ import annotations
@@ -13,12 +16,15 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from qspec.errors import QspecError
 from qspec.quantum.result import Preprocessing
+
+if TYPE_CHECKING:
+    from qspec.quantum.readout import Readout
 
 
 def load_circuit(circuit_or_qpy: Any) -> Any:
@@ -41,12 +47,23 @@ def predict_classifier(circuit_or_qpy: Any, parameters: Sequence[float] | Mappin
                        seed: int | None = None, target: str | None = None) -> tuple[list[str | int], np.ndarray]:
     """Class labels (as the spec names them) and probabilities (n x 2: class 0, class 1) of raw rows.
 
-    ``parameters`` are the trained weights in ``TrainingResult.parameter_names`` order, or a
-    mapping from those names. ``raw_rows`` are raw feature rows (array, list or DataFrame), which
-    ``preprocessing.apply`` maps to circuit inputs exactly as in training. ``target`` (a backend
-    target such as ``fake:manila``; None or ``aer``: the local paths above) runs the circuit through
-    that target's plug-in instead, as a served stage's ``serving.target`` asks.
+    ``parameters`` are the trained parameters in ``TrainingResult.parameter_names`` order (the
+    circuit weights, then ``output.scale`` and ``output.bias`` for the logistic link), or a mapping
+    from those names. ``raw_rows`` are raw feature rows (array, list or DataFrame), which
+    ``preprocessing.apply`` maps to circuit inputs exactly as in training; the readout
+    (``qspec.quantum.readout``) maps <Z...Z> to p(class 1) exactly as in training. ``target`` (a
+    backend target such as ``fake:manila``; None or ``aer``: the local paths) runs the circuit
+    through that target's plug-in instead, as a served stage's ``serving.target`` asks.
     """
+    labels, probabilities, _ = classify(circuit_or_qpy, parameters, preprocessing, raw_rows, shots=shots, seed=seed,
+                                        target=target)
+    return labels, probabilities
+
+
+def classify(circuit_or_qpy: Any, parameters: Sequence[float] | Mapping[str, float] | np.ndarray,
+             preprocessing: Preprocessing, raw_rows: Any, *, shots: int | None = None,
+             seed: int | None = None, target: str | None = None) -> tuple[list[str | int], np.ndarray, np.ndarray]:
+    """``predict_classifier``'s labels and probabilities, and the circuit's <Z...Z> of each row."""
     found = _first_non_finite(raw_rows, preprocessing)
     inputs = preprocessing.apply(raw_rows)
     bad = np.argwhere(~np.isfinite(np.asarray(inputs, dtype=float)))
@@ -56,12 +73,35 @@ def predict_classifier(circuit_or_qpy: Any, parameters: Sequence[float] | Mappin
         row, column = found
         raise QspecError(f"input row {row + 1}, column {column!r} is not a finite number",
                          hint="fill or drop rows with empty, NaN or infinite feature values")
-    expectation = _expectations(load_circuit(circuit_or_qpy), parameters, inputs, None,
-                                shots=shots, seed=seed, target=target)
-    p1 = np.clip((1.0 - expectation) / 2.0, 0.0, 1.0)
+    circuit = load_circuit(circuit_or_qpy)
+    readout, output, theta = _split(circuit, parameters)
+    expectation = _expectations(circuit, theta, inputs, None, shots=shots, seed=seed, target=target)
+    p1 = readout.probability(expectation, output)
     probabilities = np.stack([1.0 - p1, p1], axis=1)
     labels = [preprocessing.classes[int(p > 0.5)] for p in p1]
-    return labels, probabilities
+    return labels, probabilities, expectation
+
+
+def readout_of(circuit_or_qpy: Any, parameters: Sequence[float] | Mapping[str, float] | np.ndarray,
+               ) -> tuple[Readout, list[float]]:
+    """A classifier model's readout and the (scale, bias) it stores (none for the linear link), told
+    apart by the parameter count: the circuit's weights, then ``output.scale`` and ``output.bias``."""
+    readout, output, _ = _split(load_circuit(circuit_or_qpy), parameters)
+    return readout, output
+
+
+def _split(circuit: Any, parameters: Sequence[float] | Mapping[str, float] | np.ndarray,
+           ) -> tuple[Readout, list[float], Any]:
+    """The readout, its stored output parameters and the circuit's weights (array, or the mapping)."""
+    from qspec.quantum.circuits import WEIGHT_PREFIX
+    from qspec.quantum.readout import OUTPUT_NAMES, Readout
+
+    weights = len(_vector(circuit, WEIGHT_PREFIX))
+    if isinstance(parameters, Mapping):
+        output = [float(parameters[name]) for name in OUTPUT_NAMES if name in parameters]
+        return Readout.of_parameters(weights + len(output), weights), output, parameters
+    values = np.asarray(parameters, dtype=float).ravel()
+    return Readout.of_parameters(len(values), weights), values[weights:].tolist(), values[:weights]
 
 
 def predict_energy(circuit_or_qpy: Any, parameters: Sequence[float] | Mapping[str, float] | np.ndarray,

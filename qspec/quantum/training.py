@@ -1,7 +1,8 @@
 """Training: one validated Experiment in, one ``TrainingResult`` out.
 
 Owns the run of an experiment: data and circuits, the backend (transpiled once), the objective
-(cross-entropy on the parity readout, or the energy), the optimizer loop with per-iteration
+(``training.loss`` of the classifier's output ``qspec.quantum.readout`` on the parity readout, or
+the energy), the optimizer loop with per-iteration
 progress, and the final metrics. Noiseless ``shots: null`` experiments on Aer train on the exact
 numpy statevector (``simulate``); every final metric that decides registration is computed on the
 declared backend in one last primitive call. No MLflow here: callers log the result.
@@ -31,36 +32,48 @@ from qspec.quantum.circuits import Circuits, angle_range, build_circuits
 from qspec.quantum.data import Split, fit_baseline, load_dataset, split_dataset
 from qspec.quantum.estimate import DENSE_GROUND_MAX_QUBITS, EXACT_GROUND_MAX_QUBITS, estimate_resources
 from qspec.quantum.optimizers import Evaluation, minimize
+from qspec.quantum.readout import LossHead, Readout
 from qspec.quantum.result import DeviceInfo, IterationRecord, ProgressCallback, TrainingResult
 from qspec.quantum.simulate import single_threaded_blas
 from qspec.spec.models import Experiment
-
-#: Probabilities are clipped away from 0 and 1 so the cross-entropy stays finite.
-PROBABILITY_FLOOR = 1e-10
 
 #: The parameter-shift rule's shift for rotations exp(-i theta P / 2).
 SHIFT = np.pi / 2
 
 
 class Objective:
-    """Loss (and gradient) of weight points from ONE evaluator call over every row.
+    """Loss (and gradient) of points from ONE evaluator call over every row.
 
-    Rows are laid out sample-major: for each sample, each point, then (with gradients) each
-    weight shifted by +pi/2 and -pi/2. On the exact numpy path gradients come from the adjoint
-    method instead (one row per sample and point, ``ExactEvaluator.gradients``); parameter shift
-    stays for shots, noise and hardware. ``head`` turns per-sample expectation values of one point
-    into (loss, d loss / d expectation, metrics).
+    A point is the circuit weights followed by ``extra`` output parameters (a classifier's trainable
+    scale and bias), whose derivatives the head gives analytically. Rows are laid out sample-major:
+    for each sample, each point's weights, then (with gradients) each weight shifted by +pi/2 and
+    -pi/2. On the exact numpy path gradients come from the adjoint method instead (one row per
+    sample and point, ``ExactEvaluator.gradients``); parameter shift stays for shots, noise and
+    hardware. ``head(expectations, output parameters)`` turns per-sample expectation values of one
+    point into (loss, d loss / d expectation, d loss / d output parameters, metrics); the weights'
+    gradient is d loss / d expectation chained with the evaluator's d<O>/d theta.
     """
 
-    def __init__(self, evaluator: Evaluator, features: np.ndarray,
-                 head: Callable[[np.ndarray], tuple[float, np.ndarray, dict[str, float]]]) -> None:
+    def __init__(self, evaluator: Evaluator, features: np.ndarray, head: Head | LossHead, extra: int = 0) -> None:
         self.evaluator = evaluator
         self.features = features
         self.samples = max(len(features), 1)
         self.head = head
+        self.extra = extra
+
+    def _head(self, values: np.ndarray, outputs: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, dict[str, float]]:
+        if isinstance(self.head, LossHead):
+            return self.head(values, outputs)
+        loss, dloss, metrics = self.head(values)
+        return loss, dloss, np.zeros(0), metrics
+
+    def _split(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        points = np.atleast_2d(np.asarray(points, dtype=float))
+        cut = points.shape[1] - self.extra
+        return points[:, :cut], points[:, cut:]
 
     def rows(self, points: np.ndarray, *, gradient: bool) -> tuple[np.ndarray, np.ndarray, int]:
-        points = np.atleast_2d(points)
+        points, _ = self._split(points)
         p = points.shape[1]
         if gradient:
             shifts = np.concatenate([np.zeros((1, p)), SHIFT * np.eye(p), -SHIFT * np.eye(p)])
@@ -73,26 +86,25 @@ class Objective:
         return weights, index, m
 
     def evaluate(self, points: np.ndarray, *, gradient: bool) -> list[Evaluation]:
-        points = np.atleast_2d(points)
-        k, p = points.shape
+        weights_of, outputs = self._split(points)
+        k, p = weights_of.shape
         if gradient and isinstance(self.evaluator, ExactEvaluator) and self.evaluator.adjoint:
-            return self._adjoint(points)
+            return self._adjoint(weights_of, outputs)
         weights, index, m = self.rows(points, gradient=gradient)
         values = self.evaluator.expectations(self.features, weights, index).reshape(self.samples, m)
         out = []
         for j in range(k):
             if gradient:
                 block = values[:, j * (1 + 2 * p):(j + 1) * (1 + 2 * p)]
-                loss, dloss, metrics = self.head(block[:, 0])
+                loss, dloss, doutput, metrics = self._head(block[:, 0], outputs[j])
                 derivative = (block[:, 1:1 + p] - block[:, 1 + p:]) / 2  # d<O>/d theta, per sample
-                out.append(Evaluation(loss, dloss @ derivative, metrics))
+                out.append(Evaluation(loss, np.concatenate([dloss @ derivative, doutput]), metrics))
             else:
-                loss, _, metrics = self.head(values[:, j])
+                loss, _, _, metrics = self._head(values[:, j], outputs[j])
                 out.append(Evaluation(loss, None, metrics))
         return out
 
-
-    def _adjoint(self, points: np.ndarray) -> list[Evaluation]:
+    def _adjoint(self, points: np.ndarray, outputs: np.ndarray) -> list[Evaluation]:
         # Exact and noiseless: one row per (sample, point), differentiated by the adjoint method.
         k, p = points.shape
         weights = np.tile(points, (self.samples, 1))
@@ -102,26 +114,31 @@ class Objective:
         values, grads = values.reshape(self.samples, k), grads.reshape(self.samples, k, p)
         out = []
         for j in range(k):
-            loss, dloss, metrics = self.head(values[:, j])
-            out.append(Evaluation(loss, dloss @ grads[:, j, :], metrics))
+            loss, dloss, doutput, metrics = self._head(values[:, j], outputs[j])
+            out.append(Evaluation(loss, np.concatenate([dloss @ grads[:, j, :], doutput]), metrics))
         return out
 
 
-def classification_head(labels: np.ndarray) -> Callable[[np.ndarray], tuple[float, np.ndarray, dict[str, float]]]:
-    """Cross-entropy of p(class 1) = (1 - <Z...Z>) / 2, i.e. odd parity means class 1."""
-    y = labels.astype(float)
-
-    def head(expectation: np.ndarray) -> tuple[float, np.ndarray, dict[str, float]]:
-        p1 = np.clip((1.0 - expectation) / 2.0, PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
-        loss = float(-np.mean(y * np.log(p1) + (1 - y) * np.log(1 - p1)))
-        dloss_dp = (-(y / p1) + (1 - y) / (1 - p1)) / len(y)
-        accuracy = float(np.mean((p1 > 0.5) == (y == 1)))
-        return loss, dloss_dp * -0.5, {"train_accuracy": accuracy}
-
-    return head
+#: head(expectations) -> (loss, d loss / d expectation, metrics): a loss with no output parameters.
+Head = Callable[[np.ndarray], tuple[float, np.ndarray, dict[str, float]]]
 
 
-def energy_head(constant: float) -> Callable[[np.ndarray], tuple[float, np.ndarray, dict[str, float]]]:
+def classification_head(labels: np.ndarray, readout: Readout | None = None, loss: str | None = None) -> Head:
+    """The classification loss (``training.loss``, cross-entropy by default) of p(class 1) through a
+    readout with no trained parameters: by default the linear link p = (1 - <Z...Z>) / 2, i.e. odd
+    parity means class 1. Training with trainable output parameters uses ``LossHead`` itself."""
+    head = LossHead(labels, readout or Readout("linear"), loss or "cross_entropy")
+    if head.readout.trained:
+        raise ValueError("a readout with trained parameters needs LossHead (the Objective's extra columns)")
+
+    def one(expectation: np.ndarray) -> tuple[float, np.ndarray, dict[str, float]]:
+        value, dloss, _, metrics = head(expectation, np.zeros(0))
+        return value, dloss, metrics
+
+    return one
+
+
+def energy_head(constant: float) -> Head:
     def head(expectation: np.ndarray) -> tuple[float, np.ndarray, dict[str, float]]:
         energy = float(expectation[0] + constant)
         return energy, np.ones(1), {"energy": energy}
@@ -169,8 +186,12 @@ def train(experiment: Experiment, *, root: pathlib.Path | None = None, read: Cal
             raise QspecError("a classification experiment needs data", where="spec.data")
         split = split_dataset(spec.data, load_dataset(spec.data, read), spec.data.features or spec.circuit.qubits,
                               angle_range(spec))
-        objective = Objective(trainer, split.x_train, classification_head(split.y_train))
+        readout = Readout.of_spec(spec.circuit.output)
+        objective = Objective(trainer, split.x_train,
+                              LossHead(split.y_train, readout, spec.training.loss or "cross_entropy"),
+                              extra=len(readout.trained))
     else:
+        readout = None
         objective = Objective(trainer, np.zeros((0, 0)), energy_head(circuits.constant))
 
     history: list[IterationRecord] = []
@@ -190,14 +211,19 @@ def train(experiment: Experiment, *, root: pathlib.Path | None = None, read: Cal
             progress(record)
 
     x0 = initial_point(experiment, len(circuits.weights))
+    if readout is not None:  # the trainable output scale and bias follow the weights
+        x0 = np.concatenate([x0, readout.initial()])
     rng = np.random.default_rng(spec.training.seed)
     with single_threaded_blas():  # set once for the whole optimization, not per evaluation
-        theta = minimize(spec.training.optimizer, objective, x0, rng, report)
+        point = minimize(spec.training.optimizer, objective, x0, rng, report)
+    weights = len(circuits.weights)
+    theta, output = point[:weights], readout.stored(point[weights:]) if readout is not None else np.zeros(0)
 
     extra: dict[str, Any] = {"exact_training": backend.exact, "trained_on": "numpy-statevector" if backend.exact
                              else "numpy-density-matrix" if density is not None else spec.backend.target}
     if split is not None:
-        metrics, outputs = _classification_metrics(declared, split, theta)
+        assert readout is not None
+        metrics, outputs = _classification_metrics(declared, split, theta, readout, output, spec.training.loss)
         if backend.exact:
             exact = _evaluate_split(trainer, split, theta)
             extra["exact_vs_backend_max_deviation"] = float(np.max(np.abs(exact - np.concatenate(outputs))))
@@ -214,9 +240,9 @@ def train(experiment: Experiment, *, root: pathlib.Path | None = None, read: Cal
     device = _device_with_layout(backend.info, declared, spec.circuit.qubits, backend)
     return TrainingResult(
         task=spec.task,
-        parameters=theta,
-        parameter_names=[p.name for p in circuits.weights],
-        initial_parameters=x0,
+        parameters=np.concatenate([theta, output]),
+        parameter_names=[p.name for p in circuits.weights] + (readout.names if readout is not None else []),
+        initial_parameters=np.concatenate([x0[:weights], readout.stored(x0[weights:])]) if readout is not None else x0,
         metrics=metrics,
         history=history,
         circuit=circuits.circuit,
@@ -243,12 +269,15 @@ def _evaluate_split(evaluator: Evaluator, split: Split, theta: np.ndarray) -> np
     return evaluator.expectations(features, np.tile(theta, (len(features), 1)), index)
 
 
-def _classification_metrics(evaluator: Evaluator, split: Split,
-                            theta: np.ndarray) -> tuple[dict[str, float], tuple[np.ndarray, np.ndarray]]:
+def _classification_metrics(evaluator: Evaluator, split: Split, theta: np.ndarray, readout: Readout,
+                            output: np.ndarray, loss_name: str | None,
+                            ) -> tuple[dict[str, float], tuple[np.ndarray, np.ndarray]]:
     values = _evaluate_split(evaluator, split, theta)
     train_values, test_values = values[: len(split.y_train)], values[len(split.y_train):]
-    loss, _, train_metrics = classification_head(split.y_train)(train_values)
-    _, _, test_metrics = classification_head(split.y_test)(test_values)
+    # the head reads the trained output parameters; fixed ones it knows already
+    trained = np.array([dict(zip(("scale", "bias"), output, strict=False))[name] for name in readout.trained])
+    loss, _, _, train_metrics = LossHead(split.y_train, readout, loss_name or "cross_entropy")(train_values, trained)
+    _, _, _, test_metrics = LossHead(split.y_test, readout, loss_name or "cross_entropy")(test_values, trained)
     return {
         "train_accuracy": train_metrics["train_accuracy"],
         "test_accuracy": test_metrics["train_accuracy"],

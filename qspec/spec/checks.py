@@ -70,15 +70,25 @@ def check_experiment(experiment: Experiment) -> list[Finding]:
         if spec.baseline is not None:
             out.append((("spec", "baseline"), "a classical baseline applies to classification only",
                         "VQE is compared with exact diagonalisation; remove baseline"))
+        if circuit.output is not None:
+            out.append((("spec", "circuit", "output"), "a classifier's output link applies to classification only",
+                        "the VQE loss is the energy; remove output"))
+        if spec.training.loss is not None:
+            out.append((("spec", "training", "loss"), "a classification loss applies to classification only",
+                        "the VQE loss is the energy; remove loss"))
+        if circuit.uploads != 1:
+            out.append((("spec", "circuit", "uploads"), "data re-uploading needs data: uploads applies to "
+                        "classification only", "remove uploads, or raise ansatz.reps"))
 
     if circuit.feature_map is not None:
         out.extend(_feature_map_fits(circuit.feature_map.type, circuit.qubits))
     ansatz = circuit.ansatz
-    weights = ansatz_plugins.plugins()[ansatz.type].weights(circuit.qubits, ansatz.reps)
+    weights = ansatz_plugins.plugins()[ansatz.type].weights(circuit.qubits, ansatz.reps) * circuit.uploads
     if weights > MAX_WEIGHTS:
+        layers = f" in {circuit.uploads} uploads" if circuit.uploads > 1 else ""
         out.append((("spec", "circuit", "ansatz", "reps"),
-                    f"the {ansatz.type} ansatz on {circuit.qubits} qubits with {ansatz.reps} reps trains {weights:,} "
-                    f"parameters, more than {MAX_WEIGHTS:,}",
+                    f"the {ansatz.type} ansatz on {circuit.qubits} qubits with {ansatz.reps} reps{layers} trains "
+                    f"{weights:,} parameters, more than {MAX_WEIGHTS:,}",
                     f"at most {MAX_WEIGHTS:,} trained parameters (each costs a parameter-shift pair per sample "
                     "per iteration): use fewer reps or qubits"))
 

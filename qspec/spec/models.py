@@ -300,10 +300,19 @@ REPS_HINT = (f"at most {MAX_REPS} repetitions: deeper circuits do not build or t
              "wait for")
 
 
+#: Largest feature scale: the train range maps onto scale x the map's angle range (README, "Limits").
+MAX_FEATURE_SCALE = 100.0
+
+
 class FeatureMapSpec(SpecModel):
     type: FeatureMapType
     reps: PositiveInt = Field(default=1, le=MAX_REPS, description=REPS_HINT)
     entanglement: Literal["linear", "full", "circular"] | None = None
+    scale: float = Field(
+        default=1.0, gt=0, le=MAX_FEATURE_SCALE,
+        description="feature scaling: each feature's train range maps onto scale x the feature map's angle range "
+                    "(angle: [0, pi], z: [0, pi/2], zz: [0, 1]); above 0 and at most "
+                    f"{MAX_FEATURE_SCALE:g}")
 
     @model_validator(mode="before")
     @classmethod
@@ -333,12 +342,83 @@ class AnsatzSpec(SpecModel):
     entanglement: Literal["linear", "full", "circular"] = "linear"
 
 
+#: Most uploads of the data (``circuit.uploads``, data re-uploading).
+MAX_UPLOADS = 100
+
+#: Where a trainable output scale and bias start (README, "The classifier's output").
+INITIAL_OUTPUT_SCALE = 2.0
+INITIAL_OUTPUT_BIAS = 0.0
+#: Largest size of a fixed output scale or bias: sigmoid(50) is already 1 - 2e-22.
+MAX_OUTPUT_VALUE = 1e3
+
+#: The L2 penalty on a trainable output scale (``circuit.output.l2``), and its largest value.
+DEFAULT_OUTPUT_L2 = 1.0
+MAX_OUTPUT_L2 = 1e6
+
+OutputValue = Annotated[float, Field(ge=-MAX_OUTPUT_VALUE, le=MAX_OUTPUT_VALUE)] | Literal["trainable"]
+
+
+class OutputSpec(SpecModel):
+    """How a classifier turns the parity readout <Z...Z> into p(class 1).
+
+    ``logistic``: p = sigmoid(bias - scale * <Z...Z>), scale and bias trained with the circuit (or
+    fixed numbers); ``linear``: p = (1 - <Z...Z>) / 2, no parameters. Odd parity (<Z...Z> < 0)
+    leans to class 1 in both (with scale > 0).
+    """
+
+    link: Literal["logistic", "linear"] = Field(
+        default="logistic",
+        description="logistic: p(class 1) = sigmoid(bias - scale * <Z...Z>); linear: p(class 1) = (1 - <Z...Z>) / 2")
+    scale: OutputValue | None = Field(
+        default=None,
+        description=f"logistic only: trainable (starts at {INITIAL_OUTPUT_SCALE:g}, the linear link's slope at 0) "
+                    f"or a number of size at most {MAX_OUTPUT_VALUE:g}; default trainable")
+    bias: OutputValue | None = Field(
+        default=None,
+        description=f"logistic only: trainable (starts at {INITIAL_OUTPUT_BIAS:g}) or a number of size at most "
+                    f"{MAX_OUTPUT_VALUE:g}; default trainable")
+    l2: float | None = Field(
+        default=None, ge=0, le=MAX_OUTPUT_L2,
+        description=f"logistic only: the L2 penalty l2 * scale**2 / (2 n) on a trainable scale, added to the loss "
+                    f"(n train rows; logistic regression's C = 1 is l2: 1); 0 to {MAX_OUTPUT_L2:g}, default "
+                    f"{DEFAULT_OUTPUT_L2:g}")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _trainable_default(cls, data: Any) -> Any:
+        # Filled here so that the normalized spec (and hash) states it.
+        if isinstance(data, dict) and data.get("link", "logistic") == "logistic":
+            defaults = {"scale": "trainable", "bias": "trainable", "l2": DEFAULT_OUTPUT_L2}
+            return defaults | {k: v for k, v in data.items() if v is not None}
+        return data
+
+    @model_validator(mode="after")
+    def _parameters_only_if_logistic(self) -> OutputSpec:
+        if self.link == "linear" and (self.scale is not None or self.bias is not None or self.l2 is not None):
+            raise spec_error("the linear link has no scale, bias or l2",
+                             "remove scale, bias and l2, or use link: logistic")
+        return self
+
+    @property
+    def trained(self) -> list[str]:
+        """The names of the output parameters the optimizer moves with the weights."""
+        return [name for name in ("scale", "bias") if getattr(self, name) == "trainable"]
+
+
 class CircuitSpec(SpecModel):
     qubits: int = Field(strict=True, ge=1, le=32,
                         description="1 to 32 qubits: a 32-qubit statevector already takes 64 GiB to simulate")
     feature_map: FeatureMapSpec | None = None
     ansatz: AnsatzSpec
+    uploads: PositiveInt = Field(
+        default=1, le=MAX_UPLOADS,
+        description=f"data re-uploading: how many times the data enters, the feature map and the ansatz interleaved "
+                    f"(map, ansatz, map, ansatz, ...), each ansatz layer with its own weights; 1 (encode once) to "
+                    f"{MAX_UPLOADS}")
     readout: Literal["parity"] = "parity"
+    output: OutputSpec | None = Field(
+        default=None, description="classification only: the link from <Z...Z> to p(class 1); default "
+                                  "{link: logistic, scale: trainable, bias: trainable, l2: 1.0}")
 
 
 class NoiseSpec(SpecModel):
@@ -412,6 +492,10 @@ class TrainingSpec(SpecModel):
         default_factory=lambda: optimizer_plugins.plugins()[DEFAULT_OPTIMIZER].options(name=DEFAULT_OPTIMIZER))
     seed: Seed = Field(default=0, description=SEED_HINT)
     initial_point: Literal["random", "zeros"] = "random"
+    loss: Literal["cross_entropy", "mse"] | None = Field(
+        default=None,
+        description="classification only: cross_entropy (the log loss of p(class 1)) or mse (the mean of "
+                    "(p(class 1) - label)**2); default cross_entropy")
 
 
 COEFFICIENT_HINT = (f"coefficients and the constant are at most {MAX_COEFFICIENT:g} in size: rescale the "
@@ -478,6 +562,11 @@ class ExperimentSpec(SpecModel):
         out = dict(data)
         out.setdefault("baseline", "logistic_regression")
         circuit, dataspec = out.get("circuit"), out.get("data")
+        if isinstance(circuit, dict) and circuit.get("output") is None:
+            out["circuit"] = circuit = {**circuit, "output": {}}
+        training = out.get("training", {})
+        if isinstance(training, dict) and training.get("loss") is None:
+            out["training"] = {**training, "loss": "cross_entropy"}
         if (
             isinstance(dataspec, dict)
             and dataspec.get("features") is None

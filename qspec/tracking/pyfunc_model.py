@@ -125,14 +125,14 @@ class QuantumModel(PythonModel):
         missing = [n for n in names if n not in frame.columns]
         if missing:
             raise ValueError(f"missing feature columns: {', '.join(missing)}")
-        labels, probabilities = _classify(self, frame[names].to_numpy(dtype=float), run)
+        labels, probabilities, expectation = _classify(self, frame[names].to_numpy(dtype=float), run)
         classes = self.config["classes"]
         chosen = np.array([classes.index(label) for label in labels], dtype=int)
         return pd.DataFrame({
             "label": labels,
             "probability": probabilities[np.arange(len(chosen)), chosen].astype(float),
-            # <Z...Z>, from which P(class 1) = (1 - <Z...Z>) / 2 (the engine's parity readout).
-            "expectation": (1.0 - 2.0 * probabilities[:, 1]).astype(float),
+            # <Z...Z>, from which the model's readout (circuit.output) gives P(class 1).
+            "expectation": np.asarray(expectation, dtype=float),
         })
 
     def _shots(self, mode: str) -> dict[str, Any]:
@@ -141,13 +141,13 @@ class QuantumModel(PythonModel):
         return {"shots": int(self.config["shots"]), "seed": int(self.config["seed"])}
 
 
-def _classify(model: QuantumModel, raw: Any, run: dict[str, Any]) -> tuple[list[Any], Any]:
-    """Labels and (n x 2) class probabilities of raw rows, from the engine."""
-    from qspec.quantum.predict import predict_classifier
+def _classify(model: QuantumModel, raw: Any, run: dict[str, Any]) -> tuple[list[Any], Any, Any]:
+    """Labels, (n x 2) class probabilities and <Z...Z> of raw rows, from the engine."""
+    from qspec.quantum.predict import classify
 
     if model.preprocessing is None:
         raise ValueError("a classification model without its preprocessing.json")
-    return predict_classifier(model.circuit, model.parameters, model.preprocessing, raw, **run)
+    return classify(model.circuit, model.parameters, model.preprocessing, raw, **run)
 
 
 def _energy(model: QuantumModel, run: dict[str, Any]) -> float:

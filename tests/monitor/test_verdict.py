@@ -95,7 +95,7 @@ def test_ratio_of_free_simulators() -> None:
 
 def test_mean_confidence_of_parity_outputs() -> None:
     # <Z..Z> = 1 -> p1 = 0, confidence 1; <Z..Z> = 0 -> p1 = 0.5; -0.5 -> p1 = 0.75.
-    assert mean_confidence([1.0, 0.0, -0.5]) == pytest.approx((1.0 + 0.5 + 0.75) / 3)
+    assert mean_confidence([0.0, 0.5, 0.75, 0.1]) == pytest.approx((1.0 + 0.5 + 0.75 + 0.9) / 4)
     assert mean_confidence([]) is None
 
 

@@ -27,7 +27,9 @@ def test_iris_example_reaches_its_accuracy(examples: dict[str, Experiment]) -> N
     assert result.data is not None and (result.data.n_train, result.data.n_test) == (70, 30)
     assert result.data.fingerprint.startswith("sha256:")
     assert result.baseline_name == "logistic_regression" and result.baseline["test_accuracy"] >= 0.9
-    assert result.parameters.shape == (12,) and result.parameter_names[:2] == ["θ[0]", "θ[1]"]
+    # 12 circuit weights, then the trained output scale and bias of the logistic readout
+    assert result.parameters.shape == (14,) and result.parameter_names[:2] == ["θ[0]", "θ[1]"]
+    assert result.parameter_names[12:] == ["output.scale", "output.bias"]
     assert result.test_outputs is not None and result.test_outputs.shape == (30,)
     assert result.shots_used == 0 and result.device.target == "aer"
 

@@ -26,11 +26,11 @@ def engine(trained: TrainedModel, frame: pd.DataFrame, **run: object) -> np.ndar
 
     with using_tracking_uri(trained.uri):
         model = mlflow.pyfunc.load_model(f"models:/{trained.model_name}@{trained.alias}").unwrap_python_model()
-    from qspec.quantum.predict import predict_classifier
+    from qspec.quantum.predict import classify
 
-    _, probabilities = predict_classifier(model.circuit, model.parameters, model.preprocessing,
-                                          frame.to_numpy(dtype=float), **run)  # type: ignore[arg-type]
-    return 1.0 - 2.0 * probabilities[:, 1]
+    _, _, expectation = classify(model.circuit, model.parameters, model.preprocessing,
+                                 frame.to_numpy(dtype=float), **run)  # type: ignore[arg-type]
+    return expectation
 
 
 def served(trained: TrainedModel, frame: pd.DataFrame, monkeypatch: pytest.MonkeyPatch, shots: str,

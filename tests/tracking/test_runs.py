@@ -53,7 +53,7 @@ def test_run_records_tags_params_metric_series_and_artifacts(iris_model: Trained
         "quantum.target": "aer", "quantum.noise": "none", "quantum.optimizer": "adam",
         "quantum.optimizer.maxiter": "12", "quantum.optimizer.learning_rate": "0.3",
         "quantum.backend.seed": "42", "quantum.training.seed": "42", "quantum.data.seed": "7",
-        "quantum.parameter_count": "4",
+        "quantum.parameter_count": "6",  # 4 circuit weights, the output scale and bias
     }
     assert {k: params.get(k) for k in expected} == expected
     assert int(params["quantum.circuit_depth"]) > 0
@@ -110,7 +110,7 @@ def test_model_version_carries_identity_and_quantum_metadata(iris_model: Trained
     assert tags["qspec.deployment"] == "test"  # the caller's tags are added
     assert tags["quantum.framework"].startswith("qiskit ")
     assert tags["quantum.qubits"] == "2"
-    assert tags["quantum.parameter_count"] == "4"
+    assert tags["quantum.parameter_count"] == "6"
     assert int(tags["quantum.circuit_depth"]) > 0
     assert tags["quantum.provider"] == "aer" and tags["quantum.device"] == "aer_simulator"
     assert tags["quantum.optimizer"] == "adam"
