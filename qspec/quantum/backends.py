@@ -11,6 +11,7 @@ Called by ``qspec.quantum.train``, ``qspec.quantum.predict`` and the target plug
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -22,7 +23,8 @@ from qiskit.quantum_info import Pauli, SparsePauliOp
 from qspec.errors import BackendError
 from qspec.plugins.targets._memory import aer_method
 from qspec.quantum.circuits import Circuits
-from qspec.quantum.estimate import EXACT_CHUNK_AMPLITUDES, measurement_groups
+from qspec.quantum.estimate import EXACT_CHUNK_AMPLITUDES, FUSED_MIN_QUBITS, measurement_groups
+from qspec.quantum.kernels import FusedProgram
 from qspec.quantum.result import DeviceInfo
 from qspec.quantum.simulate import Observable, StatevectorBatch, single_threaded_blas
 from qspec.spec.models import BackendSpec
@@ -251,6 +253,10 @@ class ExactEvaluator:
         self.observable = Observable(circuits.observable)
         self.weight_columns = list(range(self.n_features, self.n_features + len(circuits.weights)))
         self.adjoint = self.batch.differentiable(self.prefix, self.weight_columns)
+        # from FUSED_MIN_QUBITS on, fused blocks (a few BLAS passes per layer) beat gate-by-gate passes
+        self.fused = self.batch.num_qubits >= FUSED_MIN_QUBITS
+        self.head = FusedProgram(self.batch, 0, self.prefix)
+        self.body = FusedProgram(self.batch, self.prefix, len(self.batch.ops), self.weight_columns)
         self.executions = 0
         self.shots_used = 0
 
@@ -263,7 +269,10 @@ class ExactEvaluator:
             features, index = np.zeros((1, 0)), np.zeros(len(weights), dtype=np.int64)
         used, inverse = np.unique(index, return_inverse=True)
         head_values = np.concatenate([features[used], np.zeros((len(used), weights.shape[1]))], axis=1)
-        encoded = self.batch.run(self.batch.initial(len(used)), head_values, 0, self.prefix)
+        if self.fused:
+            encoded = self.head.run(None, head_values)
+        else:
+            encoded = self.batch.run(self.batch.initial(len(used)), head_values, 0, self.prefix)
         if not (len(used) == len(index) and np.array_equal(used, index)):
             encoded = encoded[inverse]
         return encoded, np.concatenate([features[index], weights], axis=1)
@@ -274,6 +283,8 @@ class ExactEvaluator:
     def states(self, features: np.ndarray, weights: np.ndarray, index: np.ndarray) -> np.ndarray:
         """The final state of every row (all held at once: for a few rows, like the fidelity's)."""
         state, values = self._start(features, weights, index)
+        if self.fused:
+            return self.body.run(state, values)
         return self.batch.run(state, values, self.prefix, len(self.batch.ops))
 
     def expectations(self, features: np.ndarray, weights: np.ndarray, index: np.ndarray) -> np.ndarray:
@@ -298,8 +309,9 @@ class ExactEvaluator:
             for start in self._slices(len(weights)):
                 stop = start + step
                 state, rows = self._start(features, weights[start:stop], index[start:stop])
-                values[start:stop], grads[start:stop] = self.batch.gradients(
-                    state, rows, self.prefix, self.observable.apply, self.weight_columns)
+                run = self.body.gradients if self.fused else functools.partial(self.batch.gradients, start=self.prefix)
+                values[start:stop], grads[start:stop] = run(
+                    state, rows, apply_observable=self.observable.apply, columns=self.weight_columns)
         return values, grads
 
 

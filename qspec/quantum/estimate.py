@@ -158,6 +158,15 @@ def estimate_resources(experiment: Experiment | ExperimentSpec, *,
 #: per-gate overhead is small against a slice this size).
 EXACT_CHUNK_AMPLITUDES = 2**16
 
+#: From this many qubits on the exact evaluator runs fused programs (``qspec.quantum.kernels``);
+#: below, gate by gate (``simulate.StatevectorBatch``). Measured crossover (see bench_engine).
+FUSED_MIN_QUBITS = 10
+
+#: Most states the exact path's adjoint pass keeps from its forward pass (the state after each
+#: differentiated block but the last), so that only the observable-applied state runs backward;
+#: a circuit with more differentiated blocks runs both backward and keeps none.
+EXACT_CHECKPOINTS = 6
+
 #: The exact path's small allocations around the states (angles, per-row sums, gate tables).
 EXACT_OVERHEAD_BYTES = 2**20
 
@@ -187,7 +196,13 @@ def exact_path_bytes(qubits: int, rows: int, *, x_patterns: int = 0) -> int:
     dim = 1 << qubits
     in_flight = min(max(rows, 1), max(1, EXACT_CHUNK_AMPLITUDES // dim))
     observable = 2 if x_patterns == 0 else math.ceil(2 * 20 * x_patterns / AMPLITUDE_BYTES) + 2 * in_flight
-    return EXACT_OVERHEAD_BYTES + AMPLITUDE_BYTES * dim * (4 * in_flight + observable)
+    per_row, shared = 4, 0
+    if qubits >= FUSED_MIN_QUBITS:
+        # fused blocks: the state, lam and the matmul's output buffer, up to EXACT_CHECKPOINTS
+        # states kept from the forward pass, three passing ones (a gather's output, a conjugate,
+        # a phase table over all bits); and the gather indices, shared by the slice's rows
+        per_row, shared = 6 + EXACT_CHECKPOINTS, 1
+    return EXACT_OVERHEAD_BYTES + AMPLITUDE_BYTES * dim * (per_row * in_flight + shared + observable)
 
 
 def ground_state_bytes(qubits: int, x_patterns: int) -> int:
