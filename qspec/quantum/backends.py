@@ -284,18 +284,29 @@ class ExactEvaluator:
         """The final state of every row (all held at once: for a few rows, like the fidelity's)."""
         state, values = self._start(features, weights, index)
         if self.fused:
-            return self.body.run(state, values)
+            try:
+                return self.body.run(state, values)
+            finally:
+                self._release()
         return self.batch.run(state, values, self.prefix, len(self.batch.ops))
 
     def expectations(self, features: np.ndarray, weights: np.ndarray, index: np.ndarray) -> np.ndarray:
         self.executions += len(weights)
         out = np.empty(len(weights))
         with single_threaded_blas():
-            for start in self._slices(len(weights)):
-                stop = start + max(1, EXACT_CHUNK_AMPLITUDES // self.batch.dim)
-                states = self.states(features, weights[start:stop], index[start:stop])
-                out[start:stop] = self.observable.expectations(states)
+            try:
+                for start in self._slices(len(weights)):
+                    stop = start + max(1, EXACT_CHUNK_AMPLITUDES // self.batch.dim)
+                    states = self.states(features, weights[start:stop], index[start:stop])
+                    out[start:stop] = self.observable.expectations(states)
+            finally:
+                self._release()
         return out
+
+    def _release(self) -> None:
+        """Drop what the fused programs keep between slices (buffers, gather indices)."""
+        self.head.release()
+        self.body.release()
 
     def gradients(self, features: np.ndarray, weights: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """<O> and d<O>/d weights of every row (rows x weights), by the adjoint method: one row each."""
@@ -305,13 +316,16 @@ class ExactEvaluator:
         values = np.empty(len(weights))
         grads = np.empty((len(weights), len(self.weight_columns)))
         step = max(1, EXACT_CHUNK_AMPLITUDES // self.batch.dim)
+        run = self.body.gradients if self.fused else functools.partial(self.batch.gradients, start=self.prefix)
         with single_threaded_blas():
-            for start in self._slices(len(weights)):
-                stop = start + step
-                state, rows = self._start(features, weights[start:stop], index[start:stop])
-                run = self.body.gradients if self.fused else functools.partial(self.batch.gradients, start=self.prefix)
-                values[start:stop], grads[start:stop] = run(
-                    state, rows, apply_observable=self.observable.apply, columns=self.weight_columns)
+            try:
+                for start in self._slices(len(weights)):
+                    stop = start + step
+                    state, rows = self._start(features, weights[start:stop], index[start:stop])
+                    values[start:stop], grads[start:stop] = run(
+                        state, rows, apply_observable=self.observable.apply, columns=self.weight_columns)
+            finally:
+                self._release()
         return values, grads
 
 

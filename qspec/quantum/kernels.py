@@ -43,6 +43,9 @@ GROUP_QUBITS = 4
 #: Terms spanning more (a zz map with full entanglement) share one table over their whole range.
 CLUSTER_BITS = 11
 
+#: Free state-sized buffers a program keeps for reuse (the matmul's output, a spent checkpoint).
+FREE_BUFFERS = 2
+
 _SINGLE_DIAGONAL = frozenset({"rz", "p", "u1"})
 
 
@@ -107,13 +110,34 @@ class _Term:
         return (support & -support).bit_length() - 1, support.bit_length()
 
 
+class _Window:
+    """Terms over bits lo..hi-1 as one phase table: ``angles @ tables + constant``."""
+
+    def __init__(self, lo: int, hi: int, terms: list[_Term]) -> None:
+        self.lo, self.hi = lo, hi
+        patterns = np.arange(1 << (hi - lo), dtype=np.int64) << lo
+        self.constant = np.zeros(len(patterns))
+        self.angled = [t for t in terms if t.angle is not None]
+        self.tables = np.zeros((len(self.angled), len(patterns)))
+        row = 0
+        for term in terms:
+            local = np.zeros(len(patterns), dtype=np.int64)
+            for j, mask in enumerate(term.masks):
+                local |= (np.bitwise_count(patterns & mask) & 1).astype(np.int64) << j
+            if term.angle is None:
+                self.constant += term.coefficients[local]
+            else:
+                self.tables[row] = term.coefficients[local]
+                row += 1
+
+
 @dataclass
 class _Diagonal:
     num_qubits: int
     terms: list[_Term] = field(default_factory=list)
     source: list[int] | None = None  # images of S (phi[g] = psi'[S g]); None: the identity
     inverse: list[int] | None = None  # images of S**-1
-    clusters: list[tuple[int, int, list[_Term]]] = field(default_factory=list)
+    clusters: list[_Window] = field(default_factory=list)
 
     @property
     def frame(self) -> list[int]:
@@ -146,22 +170,26 @@ class _Diagonal:
             else:
                 top = min(self.num_qubits, max(hi, lo + CLUSTER_BITS))
                 windows.append([max(0, min(lo, top - CLUSTER_BITS)), top, [term]])
-        self.clusters = [(lo, hi, terms) for lo, hi, terms in windows]
+        self.clusters = [_Window(lo, hi, terms) for lo, hi, terms in windows]
 
 
 @dataclass
 class _Layer:
     num_qubits: int
     gates: dict[int, list[_Op]] = field(default_factory=dict)  # qubit -> its gates, in order
+    _groups: tuple[int, list[list[int]]] | None = None
 
     def groups(self) -> list[list[int]]:
         """Contiguous runs of at most GROUP_QUBITS qubits covering the layer's qubits."""
+        if self._groups is not None and self._groups[0] == GROUP_QUBITS:
+            return self._groups[1]
         out: list[list[int]] = []
         for q in sorted(self.gates):
             if out and q - out[-1][0] < GROUP_QUBITS:
                 out[-1].append(q)
             else:
                 out.append([q])
+        self._groups = (GROUP_QUBITS, out)
         return out
 
 
@@ -208,7 +236,8 @@ class FusedProgram:
         for block in self.blocks:
             if isinstance(block, _Diagonal):
                 block.finish()
-        self._spare: np.ndarray | None = None
+        self._free: list[np.ndarray] = []
+        self._matrices: dict[tuple[Any, ...], tuple[np.ndarray, int, int]] = {}
         self._indices: dict[tuple[int, ...], np.ndarray] = {}
 
     def _push(self, block: _Block) -> _Block:
@@ -241,27 +270,30 @@ class FusedProgram:
     # --- buffers ----------------------------------------------------------------------------
 
     def _take_spare(self, like: np.ndarray) -> np.ndarray:
-        spare = self._spare
-        if spare is None or spare.shape != like.shape:
-            spare = np.empty_like(like)
-        self._spare = None
-        return spare
+        """A free buffer of ``like``'s shape: kept between slices, since a fresh state-sized array
+        costs page faults that were as slow as the matmul filling it (16 qubits)."""
+        for i, held in enumerate(self._free):
+            if held.shape == like.shape:
+                return self._free.pop(i)
+        return np.empty_like(like)
+
+    def _give(self, array: np.ndarray) -> None:
+        if len(self._free) < FREE_BUFFERS and array.flags.c_contiguous and array.base is None:
+            self._free.append(array)
 
     def release(self) -> None:
-        self._spare = None
+        """Drop the buffers and gather indices kept between calls (the evaluator's call is over)."""
+        self._free.clear()
         self._indices.clear()
 
     # --- forward ----------------------------------------------------------------------------
 
     def run(self, state: np.ndarray | None, values: np.ndarray) -> np.ndarray:
         """Apply the program to ``state`` (rows x 2**n, consumed), or to |0...0> when None."""
-        try:
-            for block in self.blocks:
-                state = self._forward(block, state, values)
-            if state is None:
-                state = self.batch.initial(len(values))
-        finally:
-            self.release()
+        for block in self.blocks:
+            state = self._forward(block, state, values)
+        if state is None:
+            state = self.batch.initial(len(values))
         return state
 
     def _forward(self, block: _Block, state: np.ndarray | None, values: np.ndarray,
@@ -312,11 +344,34 @@ class FusedProgram:
 
     def _layer(self, block: _Layer, state: np.ndarray, values: np.ndarray, inverse: bool) -> np.ndarray:
         for qubits in block.groups():
-            matrix, lo, hi = self._group_matrix(block, qubits, values)
-            if inverse:
-                matrix = np.conj(np.swapaxes(matrix, -1, -2))
+            matrix, lo, hi = self._matrix(block, qubits, values, inverse)
             state = self._apply_group(matrix, lo, hi, state)
         return state
+
+    def _matrix(self, block: _Layer, qubits: list[int], values: np.ndarray,
+                inverse: bool) -> tuple[np.ndarray, int, int]:
+        """``_group_matrix`` (or its inverse), remembered while the angles it reads are the same in
+        every row: a training's slices and backward pass reuse the weights' matrices."""
+        columns = sorted({c for q in qubits for op in block.gates.get(q, ()) if isinstance(op, _Rotation)
+                          for c in op.columns})
+        key: tuple[Any, ...] | None = None
+        if columns:
+            chosen = values[:, columns]
+            if (chosen == chosen[:1]).all():
+                key = (id(block), qubits[0], inverse, chosen[0].tobytes())
+        else:
+            key = (id(block), qubits[0], inverse)
+        held = self._matrices.get(key) if key is not None else None
+        if held is None:
+            matrix, lo, hi = self._group_matrix(block, qubits, values)
+            if inverse:
+                matrix = np.ascontiguousarray(np.conj(np.swapaxes(matrix, -1, -2)))
+            held = (matrix, lo, hi)
+            if key is not None:
+                if len(self._matrices) > 512:
+                    self._matrices.clear()
+                self._matrices[key] = held
+        return held
 
     def _apply_group(self, matrix: np.ndarray, lo: int, hi: int, state: np.ndarray) -> np.ndarray:
         rows = state.shape[0]
@@ -333,31 +388,28 @@ class FusedProgram:
         else:
             view, target = state.reshape(rows, a, k, b), out.reshape(rows, a, k, b)
             np.matmul(matrix[:, None] if per_row else matrix, view, out=target)
-        self._spare = state
+        self._give(state)
         return out
 
     # --- diagonal blocks ----------------------------------------------------------------------
 
-    def _phases(self, lo: int, hi: int, terms: list[_Term], values: np.ndarray, sign: float) -> np.ndarray:
-        """exp(i sign Theta) over bits lo..hi-1 for each row: (rows or 1, 2**(hi-lo))."""
-        patterns = np.arange(1 << (hi - lo), dtype=np.int64) << lo
-        phase: Any = 0.0
-        for term in terms:
-            local = np.zeros(len(patterns), dtype=np.int64)
-            for j, mask in enumerate(term.masks):
-                local |= (np.bitwise_count(patterns & mask) & 1).astype(np.int64) << j
-            contribution = term.coefficients[local]
-            if term.angle is not None:
-                angle = np.asarray(term.angle(values), dtype=float)
-                common = _scalar(angle) if angle.ndim else float(angle)
-                contribution = contribution * (common if common is not None else angle.reshape(-1, 1))
-            phase = phase + contribution
-        return np.atleast_2d(np.exp(1j * sign * np.asarray(phase)))
+    def _phases(self, window: _Window, values: np.ndarray, sign: float) -> np.ndarray:
+        """exp(i sign Theta) over the window's bits for each row: (rows or 1, 2**width)."""
+        phase: np.ndarray = window.constant
+        if window.angled:
+            angles = np.empty((len(values), len(window.angled)))
+            for j, term in enumerate(window.angled):
+                angles[:, j] = np.asarray(term.angle(values), dtype=float)  # type: ignore[misc]
+            if (angles == angles[:1]).all():
+                angles = angles[:1]
+            phase = angles @ window.tables + phase
+        return np.atleast_2d(np.exp((1j * sign) * phase))
 
     def _multiply_phases(self, block: _Diagonal, state: np.ndarray, values: np.ndarray, sign: float) -> None:
         rows = state.shape[0]
-        for lo, hi, terms in block.clusters:
-            table = self._phases(lo, hi, terms, values, sign)
+        for window in block.clusters:
+            lo, hi = window.lo, window.hi
+            table = self._phases(window, values, sign)
             view = state.reshape(rows, 1 << (self.num_qubits - hi), 1 << (hi - lo), 1 << lo)
             view *= table[:, None, :, None]
 
@@ -374,6 +426,7 @@ class FusedProgram:
     def _gather(self, images: list[int], state: np.ndarray) -> np.ndarray:
         # a fresh array: np.take into ``out`` was twice as slow (measured at 20 qubits)
         out: np.ndarray = state.take(self._index(images), axis=1)
+        self._give(state)
         return out
 
     def _diagonal(self, block: _Diagonal, state: np.ndarray, values: np.ndarray, inverse: bool) -> np.ndarray:
@@ -393,39 +446,40 @@ class FusedProgram:
                   np.ndarray], columns: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """<O> and d<O>/d(value column) for each row, as ``StatevectorBatch.gradients``; ``state``
         (consumed) is the state before the program, or None for |0...0>."""
-        try:
-            position = {c: j for j, c in enumerate(columns)}
-            marked = [i for i, b in enumerate(self.blocks) if _columns_of(b) & position.keys()]
-            # the state after each differentiated block but the last, kept from the forward pass
-            # when there are few (EXACT_CHECKPOINTS): then only lam runs backward
-            keep = set(marked[:-1]) if len(marked) - 1 <= EXACT_CHECKPOINTS else set()
-            saved: dict[int, np.ndarray] = {}
-            psi = state
-            for i, block in enumerate(self.blocks):
-                psi = self._forward(block, psi, values)
-                if i in keep:
-                    assert psi is not None
-                    saved[i] = psi.copy()
-            if psi is None:
-                psi = self.batch.initial(len(values))
-            lam = apply_observable(psi)
-            # Re <psi|lam> on the float views: no conjugate copy of the state
-            expectation = np.einsum("rd,rd->r", psi.view(float), lam.view(float))
-            grads = np.zeros((len(psi), len(columns)))
-            first = marked[0] if marked else len(self.blocks)
-            for i in range(len(self.blocks) - 1, first - 1, -1):
-                block = self.blocks[i]
-                if i in saved:
-                    psi = saved.pop(i)
-                if i in marked:
-                    self._terms(block, psi, lam, values, position, grads)
-                if i == first:
-                    break
-                if not keep:
-                    psi = self._forward(block, psi, values, inverse=True)
-                lam = self._forward(block, lam, values, inverse=True)
-        finally:
-            self.release()
+        position = {c: j for j, c in enumerate(columns)}
+        marked = [i for i, b in enumerate(self.blocks) if _columns_of(b) & position.keys()]
+        # the state after each differentiated block but the last, kept from the forward pass
+        # when there are few (EXACT_CHECKPOINTS): then only lam runs backward
+        keep = set(marked[:-1]) if len(marked) - 1 <= EXACT_CHECKPOINTS else set()
+        saved: dict[int, np.ndarray] = {}
+        psi = state
+        for i, block in enumerate(self.blocks):
+            psi = self._forward(block, psi, values)
+            if i in keep:
+                assert psi is not None
+                saved[i] = self._take_spare(psi)
+                np.copyto(saved[i], psi)
+        if psi is None:
+            psi = self.batch.initial(len(values))
+        lam = apply_observable(psi)
+        # Re <psi|lam> on the float views: no conjugate copy of the state
+        expectation = np.einsum("rd,rd->r", psi.view(float), lam.view(float))
+        grads = np.zeros((len(psi), len(columns)))
+        first = marked[0] if marked else len(self.blocks)
+        for i in range(len(self.blocks) - 1, first - 1, -1):
+            block = self.blocks[i]
+            if i in saved:
+                self._give(psi)
+                psi = saved.pop(i)
+            if i in marked:
+                self._terms(block, psi, lam, values, position, grads)
+            if i == first:
+                break
+            if not keep:
+                psi = self._forward(block, psi, values, inverse=True)
+            lam = self._forward(block, lam, values, inverse=True)
+        self._give(psi)
+        self._give(lam)
         return expectation, grads
 
     def _terms(self, block: _Block, psi: np.ndarray, lam: np.ndarray, values: np.ndarray,
