@@ -1,8 +1,8 @@
 """Fused kernels for the exact path: runs of a compiled circuit's gates applied as a few passes.
 
-``StatevectorBatch`` applies one gate per pass over the state, which is fast for small circuits
-(many rows, every pass cheap) and slow from about 12 qubits on, where a pass over 2**n amplitudes
-costs more than the Python around it. ``FusedProgram`` compiles the same operations into blocks:
+``StatevectorBatch`` applies one gate per pass over the state (several numpy calls per gate), and
+from about 12 qubits on those passes over 2**n amplitudes are the whole cost. ``FusedProgram``
+compiles the same operations into blocks that do a layer's work in a few passes:
 
 - ``_Layer``: consecutive single-qubit gates, applied as one ``2**k x 2**k`` matrix (the kron of
   the gates) per group of ``k`` adjacent qubits through a BLAS matmul (a real one, on the float
