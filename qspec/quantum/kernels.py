@@ -225,11 +225,13 @@ class FusedProgram:
             if self._diagonal_like(op):
                 if not isinstance(current, _Diagonal) or (differentiated and current.source is not None):
                     current = self._push(_Diagonal(n))
+                assert isinstance(current, _Diagonal)
                 self._add_diagonal(current, op)
             elif isinstance(op, _Matrix1 | _Rotation):
                 qubit = op.qubit
                 if not isinstance(current, _Layer) or (qubit in current.gates and wanted):
                     current = self._push(_Layer(n))
+                assert isinstance(current, _Layer)
                 current.gates.setdefault(qubit, []).append(op)
             else:
                 current = self._push(_Raw(op))
@@ -380,14 +382,14 @@ class FusedProgram:
         out = self._take_spare(state)
         per_row = matrix.ndim == 3
         if b == 1:
-            view, target = state.reshape(rows, a, k), out.reshape(rows, a, k)
-            np.matmul(view, np.swapaxes(matrix, -1, -2).astype(complex, copy=False), out=target)
+            np.matmul(state.reshape(rows, a, k), np.swapaxes(matrix, -1, -2).astype(complex, copy=False),
+                      out=out.reshape(rows, a, k))
         elif matrix.dtype == np.float64:
-            view, target = state.reshape(rows, a, k, b).view(float), out.reshape(rows, a, k, b).view(float)
-            np.matmul(matrix[:, None] if per_row else matrix, view, out=target)
+            np.matmul(matrix[:, None] if per_row else matrix, state.reshape(rows, a, k, b).view(float),
+                      out=out.reshape(rows, a, k, b).view(float))
         else:
-            view, target = state.reshape(rows, a, k, b), out.reshape(rows, a, k, b)
-            np.matmul(matrix[:, None] if per_row else matrix, view, out=target)
+            np.matmul(matrix[:, None] if per_row else matrix, state.reshape(rows, a, k, b),
+                      out=out.reshape(rows, a, k, b))
         self._give(state)
         return out
 
@@ -399,7 +401,8 @@ class FusedProgram:
         if window.angled:
             angles = np.empty((len(values), len(window.angled)))
             for j, term in enumerate(window.angled):
-                angles[:, j] = np.asarray(term.angle(values), dtype=float)  # type: ignore[misc]
+                assert term.angle is not None
+                angles[:, j] = term.angle(values)
             if (angles == angles[:1]).all():
                 angles = angles[:1]
             phase = angles @ window.tables + phase
@@ -495,8 +498,11 @@ class FusedProgram:
                      grads: np.ndarray) -> None:
         rows = psi.shape[0]
         for qubits in block.groups():
-            wanted = [(q, block.gates[q][0]) for q in qubits
-                      if isinstance(block.gates[q][0], _Rotation) and block.gates[q][0].column in position]
+            wanted: list[tuple[int, _Rotation]] = []
+            for q in qubits:
+                op = block.gates[q][0]
+                if isinstance(op, _Rotation) and op.column is not None and op.column in position:
+                    wanted.append((q, op))
             if not wanted:
                 continue
             lo, hi = qubits[0], qubits[-1] + 1
@@ -602,4 +608,5 @@ def _kron(high: np.ndarray, low: np.ndarray) -> np.ndarray:
     lo = low if low.ndim == 3 else low[None]
     out = h[:, :, None, :, None] * lo[:, None, :, None, :]
     rows, a, b = out.shape[0], h.shape[1] * lo.shape[1], h.shape[2] * lo.shape[2]
-    return out.reshape(rows, a, b)
+    product: np.ndarray = out.reshape(rows, a, b)
+    return product
