@@ -512,6 +512,11 @@ class FusedProgram:
                 lv = lam.reshape(rows, a, k, b).view(float)
                 pv = psi.reshape(rows, a, k, b).view(float)
                 transition: np.ndarray = np.matmul(lv, np.swapaxes(pv, -1, -2)).sum(axis=1)
+            elif only_ry:  # b == 1: the float views' (2k x 2k) Gram matrix, its re.re + im.im parts
+                lf = lam.reshape(rows, a, k).view(float)
+                pf = psi.reshape(rows, a, k).view(float)
+                gram = np.matmul(np.swapaxes(lf, -1, -2), pf)
+                transition = gram[:, 0::2, 0::2] + gram[:, 1::2, 1::2]
             elif b == 1:  # lam^H psi over the rows of the (a, k) matrices: one GEMM
                 conj = np.conjugate(lam.reshape(rows, a, k))
                 transition = np.matmul(np.swapaxes(conj, -1, -2), psi.reshape(rows, a, k))
