@@ -11,6 +11,7 @@ Called by ``qspec.quantum.train``, ``qspec.quantum.predict`` and the target plug
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -22,7 +23,8 @@ from qiskit.quantum_info import Pauli, SparsePauliOp
 from qspec.errors import BackendError
 from qspec.plugins.targets._memory import aer_method
 from qspec.quantum.circuits import Circuits
-from qspec.quantum.estimate import EXACT_CHUNK_AMPLITUDES, measurement_groups
+from qspec.quantum.estimate import EXACT_CHUNK_AMPLITUDES, FUSED_MIN_QUBITS, measurement_groups
+from qspec.quantum.kernels import FusedProgram
 from qspec.quantum.result import DeviceInfo
 from qspec.quantum.simulate import Observable, StatevectorBatch, single_threaded_blas
 from qspec.spec.models import BackendSpec
@@ -284,6 +286,10 @@ class ExactEvaluator:
         self.observable = Observable(circuits.observable)
         self.weight_columns = list(range(self.n_features, self.n_features + len(circuits.weights)))
         self.adjoint = self.batch.differentiable(self.prefix, self.weight_columns)
+        # from FUSED_MIN_QUBITS on, fused blocks (a few BLAS passes per layer) beat gate-by-gate passes
+        self.fused = self.batch.num_qubits >= FUSED_MIN_QUBITS
+        self.head = FusedProgram(self.batch, 0, self.prefix)
+        self.body = FusedProgram(self.batch, self.prefix, len(self.batch.ops), self.weight_columns)
         self.executions = 0
         self.shots_used = 0
 
@@ -296,7 +302,10 @@ class ExactEvaluator:
             features, index = np.zeros((1, 0)), np.zeros(len(weights), dtype=np.int64)
         used, inverse = np.unique(index, return_inverse=True)
         head_values = np.concatenate([features[used], np.zeros((len(used), weights.shape[1]))], axis=1)
-        encoded = self.batch.run(self.batch.initial(len(used)), head_values, 0, self.prefix)
+        if self.fused:
+            encoded = self.head.run(None, head_values)
+        else:
+            encoded = self.batch.run(self.batch.initial(len(used)), head_values, 0, self.prefix)
         if not (len(used) == len(index) and np.array_equal(used, index)):
             encoded = encoded[inverse]
         return encoded, np.concatenate([features[index], weights], axis=1)
@@ -307,17 +316,30 @@ class ExactEvaluator:
     def states(self, features: np.ndarray, weights: np.ndarray, index: np.ndarray) -> np.ndarray:
         """The final state of every row (all held at once: for a few rows, like the fidelity's)."""
         state, values = self._start(features, weights, index)
+        if self.fused:
+            try:
+                return self.body.run(state, values)
+            finally:
+                self._release()
         return self.batch.run(state, values, self.prefix, len(self.batch.ops))
 
     def expectations(self, features: np.ndarray, weights: np.ndarray, index: np.ndarray) -> np.ndarray:
         self.executions += len(weights)
         out = np.empty(len(weights))
         with single_threaded_blas():
-            for start in self._slices(len(weights)):
-                stop = start + max(1, EXACT_CHUNK_AMPLITUDES // self.batch.dim)
-                states = self.states(features, weights[start:stop], index[start:stop])
-                out[start:stop] = self.observable.expectations(states)
+            try:
+                for start in self._slices(len(weights)):
+                    stop = start + max(1, EXACT_CHUNK_AMPLITUDES // self.batch.dim)
+                    states = self.states(features, weights[start:stop], index[start:stop])
+                    out[start:stop] = self.observable.expectations(states)
+            finally:
+                self._release()
         return out
+
+    def _release(self) -> None:
+        """Drop what the fused programs keep between slices (buffers, gather indices)."""
+        self.head.release()
+        self.body.release()
 
     def gradients(self, features: np.ndarray, weights: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """<O> and d<O>/d weights of every row (rows x weights), by the adjoint method: one row each."""
@@ -327,12 +349,16 @@ class ExactEvaluator:
         values = np.empty(len(weights))
         grads = np.empty((len(weights), len(self.weight_columns)))
         step = max(1, EXACT_CHUNK_AMPLITUDES // self.batch.dim)
+        run = self.body.gradients if self.fused else functools.partial(self.batch.gradients, start=self.prefix)
         with single_threaded_blas():
-            for start in self._slices(len(weights)):
-                stop = start + step
-                state, rows = self._start(features, weights[start:stop], index[start:stop])
-                values[start:stop], grads[start:stop] = self.batch.gradients(
-                    state, rows, self.prefix, self.observable.apply, self.weight_columns)
+            try:
+                for start in self._slices(len(weights)):
+                    stop = start + step
+                    state, rows = self._start(features, weights[start:stop], index[start:stop])
+                    values[start:stop], grads[start:stop] = run(
+                        state, rows, apply_observable=self.observable.apply, columns=self.weight_columns)
+            finally:
+                self._release()
         return values, grads
 
 

@@ -171,6 +171,18 @@ def estimate_resources(experiment: Experiment | ExperimentSpec, *,
 #: per-gate overhead is small against a slice this size).
 EXACT_CHUNK_AMPLITUDES = 2**16
 
+#: From this many qubits on the exact evaluator runs fused programs (``qspec.quantum.kernels``);
+#: below, gate by gate (``simulate.StatevectorBatch``, kept as the tests' reference). Measured
+#: (one loss + gradient, zz + real_amplitudes, CPU time per sample, 2 cores): fused 0.0032 ms vs
+#: 0.0042 at 2 qubits, 0.010 vs 0.021 at 4, 0.08 vs 0.21 at 8, 0.81 vs 4.1 at 12; the 12-qubit VQE
+#: gradient 3.1 vs 9.4 ms. Fused wins from the smallest circuit, so every size runs it.
+FUSED_MIN_QUBITS = 1
+
+#: Most states the exact path's adjoint pass keeps from its forward pass (the state after each
+#: differentiated block but the last), so that only the observable-applied state runs backward;
+#: a circuit with more differentiated blocks runs both backward and keeps none.
+EXACT_CHECKPOINTS = 6
+
 #: The exact path's small allocations around the states (angles, per-row sums, gate tables).
 EXACT_OVERHEAD_BYTES = 2**20
 
@@ -200,7 +212,14 @@ def exact_path_bytes(qubits: int, rows: int, *, x_patterns: int = 0) -> int:
     dim = 1 << qubits
     in_flight = min(max(rows, 1), max(1, EXACT_CHUNK_AMPLITUDES // dim))
     observable = 2 if x_patterns == 0 else math.ceil(2 * 20 * x_patterns / AMPLITUDE_BYTES) + 2 * in_flight
-    return EXACT_OVERHEAD_BYTES + AMPLITUDE_BYTES * dim * (4 * in_flight + observable)
+    per_row, shared = 4, 0
+    if qubits >= FUSED_MIN_QUBITS:
+        # fused blocks: the state and lam, up to EXACT_CHECKPOINTS states kept from the forward
+        # pass, two free buffers kept for reuse (a matmul's output), two passing ones (a gather's
+        # output, a conjugate or a phase table over all bits); and the gather indices, shared by
+        # the slice's rows. tracemalloc measures 0.7-0.97 of this on the circuit families.
+        per_row, shared = 6 + EXACT_CHECKPOINTS, 1
+    return EXACT_OVERHEAD_BYTES + AMPLITUDE_BYTES * dim * (per_row * in_flight + shared + observable)
 
 
 def ground_state_bytes(qubits: int, x_patterns: int) -> int:

@@ -91,6 +91,7 @@ def test_simulators_need_no_account() -> None:
 def test_peak_memory_follows_states_and_rows() -> None:
     from qspec.plugins.targets._memory import AER_OVERHEAD_BYTES, aer_bytes
     from qspec.quantum.estimate import (
+        EXACT_CHECKPOINTS,
         EXACT_CHUNK_AMPLITUDES,
         exact_path_bytes,
         ground_state_bytes,
@@ -101,8 +102,10 @@ def test_peak_memory_follows_states_and_rows() -> None:
     # iris, 4 qubits, 12 weights, exact: the numpy path differentiates 70 rows (adjoint); Aer the final 100
     exact = spec({"target": "aer"})
     assert peak_memory_bytes(exact) == max(exact_path_bytes(4, 70), AER_OVERHEAD_BYTES + 100 * 16 * 16)
-    assert exact_path_bytes(30, 10**6) == 2**20 + 16 * 2**30 * (4 + 2)  # one row at a time beyond the slice size
-    assert exact_path_bytes(4, 10**9) == 2**20 + 16 * (4 * EXACT_CHUNK_AMPLITUDES + 2 * 16)  # a slice, any rows
+    # the fused path: 6 + EXACT_CHECKPOINTS states a row, the gather indices (one state), the observable (two)
+    per_row = 6 + EXACT_CHECKPOINTS
+    assert exact_path_bytes(30, 10**6) == 2**20 + 16 * 2**30 * (per_row + 1 + 2)  # one row at a time beyond the slice
+    assert exact_path_bytes(4, 10**9) == 2**20 + 16 * (per_row * EXACT_CHUNK_AMPLITUDES + 3 * 16)  # a slice, any rows
     noisy = spec({"target": "aer", "noise": {"depolarizing": 0.01}})
     assert peak_memory_bytes(noisy) == AER_OVERHEAD_BYTES + 70 * 25 * 16 * 4**4  # density matrices
     sampled = spec({"target": "fake:manila", "shots": 100})

@@ -133,10 +133,12 @@ def test_the_compiled_circuit_holds_no_state_sized_arrays() -> None:
 
 
 @pytest.mark.parametrize("chunk", [2**22, 2**10 * 5])
-def test_the_exact_path_stays_within_its_estimate(monkeypatch, chunk: int) -> None:
+@pytest.mark.parametrize(("feature_map", "ansatz"), [({"type": "zz"}, "real_amplitudes"),
+                                                     ({"type": "zz", "entanglement": "full"}, "efficient_su2")])
+def test_the_exact_path_stays_within_its_estimate(monkeypatch, chunk: int, feature_map: dict, ansatz: str) -> None:
     monkeypatch.setattr("qspec.quantum.backends.EXACT_CHUNK_AMPLITUDES", chunk)
     monkeypatch.setattr("qspec.quantum.estimate.EXACT_CHUNK_AMPLITUDES", chunk)
-    circuits = classifier({"type": "zz"}, "real_amplitudes", None, qubits=10)
+    circuits = classifier(feature_map, ansatz, None, qubits=10)
     evaluator = ExactEvaluator(circuits)
     rng = np.random.default_rng(0)
     samples = 40
