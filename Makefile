@@ -36,7 +36,7 @@ test-fast: install
 
 lint: install
 	$(BIN)/ruff check qspec tests benchmarks
-	$(BIN)/mypy qspec/spec qspec/plan
+	$(BIN)/mypy qspec
 	$(BIN)/lint-imports
 
 # The benchmarks compare against their peers (the bench extra: PennyLane, qiskit-machine-learning);

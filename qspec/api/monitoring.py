@@ -247,7 +247,9 @@ def _probabilities(model: Any, expectations: list[float]) -> list[float]:
     """P(class 1) of each <Z...Z>, through the model's readout (its stored output scale and bias)."""
     if not expectations or model.config.get("task") == "vqe":
         return []
+    import numpy as np
+
     from qspec.quantum.predict import readout_of
 
     readout, stored = readout_of(model.circuit, model.parameters)
-    return [float(p) for p in readout.probability(expectations, stored)]
+    return [float(p) for p in readout.probability(np.asarray(expectations, dtype=float), stored)]

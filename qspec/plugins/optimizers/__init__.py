@@ -102,6 +102,13 @@ class Optimizer:
         return max(options.maxiter, self.iteration_floor(weights))
 
 
-@functools.cache
 def plugins() -> dict[str, Optimizer]:
+    """``{name: plug-in}`` of every optimizer module, found once per process."""
+    return _plugins()
+
+
+# Not the decorated function itself: mypy cannot type a decorated function inside the import cycle
+# with ``qspec.spec.models`` (which reads this table while it is being defined).
+@functools.cache
+def _plugins() -> dict[str, Optimizer]:
     return discover(__name__, Optimizer)
