@@ -663,6 +663,17 @@ class ServingSpec(SpecModel):
     def _target(cls, value: str) -> str:
         return target_plugins.parse(value)
 
+    @model_validator(mode="after")
+    def _scalable(self) -> ServingSpec:
+        # An autoscaler scales on CPU utilization, a percentage of the request: without one it
+        # never acts (Kubernetes reports "missing request for cpu").
+        if self.replicas.max > self.replicas.min and self.resources.cpu is None:
+            raise spec_error(
+                f"replicas {self.replicas.min} to {self.replicas.max} autoscale on CPU, but resources.cpu is not set",
+                f'set resources: {{cpu: "1"}} (what one replica requests), or max: {self.replicas.min} '
+                "for a fixed number of replicas")
+        return self
+
     def canonical(self) -> str:
         """The registry's record of it (the ``qspec.serving.<stage>`` tag): compact JSON, every field
         (defaults included) in the order declared here, so one block always makes one string."""

@@ -36,6 +36,8 @@ def serving(text: str) -> str:
 # The serving block, then (key path under spec.stages.production.serving, message, hint) of one problem.
 BAD = {
     "max below min": ("{replicas: {min: 3, max: 2}}", "replicas", "max 2 is less than min 3", "set max to 3"),
+    "autoscaling without a cpu request": ("{replicas: {min: 1, max: 3}}", "", "autoscale on CPU, but resources.cpu",
+                                          'resources: {cpu: "1"}'),
     "zero replicas": ("{replicas: {min: 0, max: 2}}", "replicas.min", "greater than or equal to 1", "1 to 1000"),
     "too many replicas": ("{replicas: {max: 100000}}", "replicas.max", "less than or equal to 1000", "1 to 1000"),
     "memory in GB": ("{resources: {memory: 4GB}}", "resources.memory", "'4GB' is not a memory quantity",
@@ -66,7 +68,7 @@ def test_bad_serving_is_reported_with_its_key_and_a_hint(run_cli, tmp_path: Path
     block, path, message, hint = BAD[case]
     code, problems = validate(run_cli, tmp_path, serving(block))
     assert code == 1
-    full = f"spec.stages.production.serving.{path}"
+    full = "spec.stages.production.serving" + (f".{path}" if path else "")
     found = [p for p in problems if p["path"] == full and message in str(p["message"])]
     assert found, problems
     assert hint in str(found[0]["hint"]), found[0]
