@@ -173,3 +173,15 @@ def test_an_ibm_target_reads_its_token_from_a_secret_never_inline() -> None:
     assert environment["QISKIT_IBM_TOKEN"].startswith("${QISKIT_IBM_TOKEN:?")
     assert not [e for e in kubernetes(stage(ISSUE))[0]["spec"]["template"]["spec"]["containers"][0]["env"]
                 if e["name"] == "QISKIT_IBM_TOKEN"]
+
+
+def test_the_dockerfile_builds_the_image_the_manifests_name() -> None:
+    # No image registry is reachable here, so the image itself is not built in the tests: this keeps
+    # the Dockerfile and the rendered manifests agreeing on the tag, the port and what is installed.
+    from qspec.serving.config import CONTAINER_PORT
+    from qspec.serving.render import DEFAULT_IMAGE
+
+    text = (Path(__file__).resolve().parents[2] / "Dockerfile").read_text(encoding="utf-8")
+    assert f"docker build -t {DEFAULT_IMAGE} ." in text
+    assert f"EXPOSE {CONTAINER_PORT}" in text
+    assert "pip install --no-cache-dir ." in text and "COPY qspec ./qspec" in text
