@@ -37,14 +37,13 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from qspec.spec.load import Loaded
-    from qspec.spec.models import BackendSpec, Deployment, Experiment
+    from qspec.spec.models import BackendSpec, Experiment
 
 #: The label column of new data when the spec names none (a csv data set's ``target`` names it).
 DEFAULT_LABEL = "label"
 
 
-def monitor(deployment: str, *, stage: str = "production", data: str | Path | None = None,
+def monitor(deployment: str, *, stage: str | None = None, data: str | Path | None = None,
             target: str | None = None, calibration: str | Path | None = None, label: str | None = None,
             specs: Sequence[str | Path] | None = None, rev: str | None = None, tracking_uri: str | None = None,
             root: Path | None = None) -> Report:
@@ -60,12 +59,8 @@ def monitor(deployment: str, *, stage: str = "production", data: str | Path | No
 
     workspace = Workspace.open(specs, rev=rev, root=root)
     specset = workspace.load()
-    loaded = _deployment(specset.deployments, deployment)
+    loaded, stage = specset.deployment_stage(deployment, stage)
     spec = loaded.resource.spec
-    if stage not in spec.stages:
-        raise QspecError(f"deployment {deployment!r} has no stage {stage!r}",
-                         where=f"{loaded.file}:{loaded.line} spec.stages",
-                         hint="its stages: " + ", ".join(sorted(spec.stages)))
     properties = _calibration_file(calibration) if calibration is not None else None
     tracking, _ = connect_registry(tracking_uri, workspace.root)
     deployed = load_version(tracking, spec.model, stage)
@@ -135,17 +130,6 @@ def monitor(deployment: str, *, stage: str = "production", data: str | Path | No
     return replace(report, run_id=run_id)
 
 
-def _deployment(deployments: dict[str, Loaded[Deployment]], name: str) -> Loaded[Deployment]:
-    import difflib
-
-    if name in deployments:
-        return deployments[name]
-    close = difflib.get_close_matches(name, list(deployments), n=1)
-    hint = (f"did you mean {close[0]!r}?" if close else
-            "declared deployments: " + ", ".join(sorted(deployments)) if deployments else "no Deployment is declared")
-    raise QspecError(f"no Deployment {name!r} is declared in the specs", hint=hint)
-
-
 def _calibration_file(path: str | Path) -> dict[str, Any]:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -175,8 +159,11 @@ def read_labelled(path: str | Path, preprocessing: Any, label: str) -> tuple[pd.
 
     from qspec.tracking.predict import check_finite, read_rows
 
+    if not Path(path).is_file():
+        raise QspecError(f"{path} does not exist" if not Path(path).exists() else f"{path} is not a file",
+                         hint="--data takes a CSV of new labelled rows: the raw feature columns and the label column")
     empty = QspecError(f"{path} is empty", hint="the first row names the feature columns and the label column")
-    if Path(path).is_file() and Path(path).stat().st_size == 0:
+    if Path(path).stat().st_size == 0:
         raise empty
     try:
         frame = read_rows(path)

@@ -13,7 +13,8 @@ import click
 
 @click.command("monitor")
 @click.argument("deployment")
-@click.option("--stage", default="production", show_default=True, help="The stage (alias) whose version to monitor.")
+@click.option("--stage", default=None, help=(
+    "The stage (alias) whose version to monitor (default: production if declared, else the only stage)."))
 @click.option("--data", "data", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="CSV of new labelled rows: the raw feature columns and the label column (classifiers; "
                    "a VQE deployment takes none).")
@@ -33,7 +34,7 @@ import click
               help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else the repository's embedded store).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True,
               help="text for people, json for programs (JSON only on stdout), markdown for a job summary.")
-def monitor(deployment: str, stage: str, data: Path | None, target: str | None, calibration: Path | None,
+def monitor(deployment: str, stage: str | None, data: Path | None, target: str | None, calibration: Path | None,
             label: str | None, specs_dir: str | None, rev: str | None, tracking_uri: str | None, fmt: str) -> None:
     """Evaluate the version behind DEPLOYMENT's stage on new data and check its monitoring thresholds.
 
@@ -61,7 +62,7 @@ def monitor(deployment: str, stage: str, data: Path | None, target: str | None, 
         github.append_summary(render_markdown(report), hidden)
         github.set_outputs({"verdict": report.verdict, "monitor-run": report.run_id or ""}, hidden)
         if report.alerts:
-            github.annotate("error", "qspec monitor", f"{deployment}@{stage}: {report.verdict}", hidden)
+            github.annotate("error", "qspec monitor", f"{deployment}@{report.stage}: {report.verdict}", hidden)
     if report.exit_code:
         raise SystemExit(report.exit_code)
 

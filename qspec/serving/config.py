@@ -9,15 +9,12 @@ else ``production`` if declared; else the only one) and its ``serving`` block, r
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 
 from qspec.errors import QspecError
 from qspec.spec.load import SpecSet
 from qspec.spec.models import ServingSpec
 
-#: The stage served when ``--stage`` is not given and the Deployment declares it.
-DEFAULT_STAGE = "production"
 #: The port ``mlflow models serve`` listens on inside a container.
 CONTAINER_PORT = 8080
 
@@ -44,29 +41,10 @@ class ServedStage:
 
 
 def served_stage(specs: SpecSet, deployment: str, stage: str | None) -> ServedStage:
-    """The stage ``stage`` of Deployment ``deployment`` (see the module docstring for the default)."""
-    loaded = specs.deployments.get(deployment)
-    if loaded is None:
-        names = sorted(specs.deployments)
-        close = difflib.get_close_matches(deployment, names, n=1)
-        raise QspecError(f"no Deployment named {deployment!r}",
-                         hint=f"did you mean {close[0]!r}?" if close
-                         else ("declared Deployments: " + ", ".join(names)) if names else "no Deployment is declared")
+    """The stage ``stage`` of Deployment ``deployment`` (``SpecSet.deployment_stage`` picks the default)."""
+    loaded, stage = specs.deployment_stage(deployment, stage)
     spec = loaded.resource.spec
-    stages = list(spec.stages)
-    if stage is None:
-        if DEFAULT_STAGE in spec.stages:
-            stage = DEFAULT_STAGE
-        elif len(stages) == 1:
-            stage = stages[0]
-        else:
-            raise QspecError(f"Deployment {deployment!r} has several stages and none is {DEFAULT_STAGE!r}",
-                             where=loaded.file, hint="pass --stage: one of " + ", ".join(stages))
-    declared = spec.stages.get(stage)
-    if declared is None:
-        close = difflib.get_close_matches(stage, stages, n=1)
-        raise QspecError(f"Deployment {deployment!r} has no stage {stage!r}", where=loaded.file,
-                         hint=f"did you mean {close[0]!r}?" if close else "its stages: " + ", ".join(stages))
+    declared = spec.stages[stage]
     if declared.serving is None:
         line = loaded.document.locate(("spec", "stages", stage))[0]
         raise QspecError(

@@ -21,7 +21,7 @@ from typing import Any, Generic, TypeVar, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
-from qspec.errors import Problem, SourceError, SpecError
+from qspec.errors import Problem, QspecError, SourceError, SpecError
 from qspec.spec import checks
 from qspec.spec.hashing import data_fingerprint, spec_hash
 from qspec.spec.models import (
@@ -62,6 +62,10 @@ class Loaded(Generic[R]):
         return self.document.line
 
 
+#: The stage ``qspec monitor``, ``render`` and ``serve`` address when none is named (if declared).
+DEFAULT_STAGE = "production"
+
+
 @dataclass
 class SpecSet:
     """Every resource of one revision of the spec repository, by kind and name."""
@@ -84,6 +88,34 @@ class SpecSet:
 
     def __len__(self) -> int:
         return len(self.experiments) + len(self.models) + len(self.deployments)
+
+    def deployment_stage(self, name: str, stage: str | None = None) -> tuple[Loaded[Deployment], str]:
+        """The Deployment ``name`` and one of its stages: ``stage``, else ``production`` when it is
+        declared, else the only one. What ``qspec monitor``, ``render`` and ``serve`` address; an
+        unknown name or stage is a ``QspecError`` with the closest match or the choices."""
+        loaded = self.deployments.get(name)
+        if loaded is None:
+            names = sorted(self.deployments)
+            raise QspecError(f"no Deployment named {name!r}", hint=_closest(name, names) or (
+                "declared Deployments: " + ", ".join(names) if names else "no Deployment is declared"))
+        stages = list(loaded.resource.spec.stages)
+        if stage is None:
+            if DEFAULT_STAGE in stages:
+                return loaded, DEFAULT_STAGE
+            if len(stages) == 1:
+                return loaded, stages[0]
+            raise QspecError(f"Deployment {name!r} has several stages and none is {DEFAULT_STAGE!r}",
+                             where=loaded.file, hint="pass --stage: one of " + ", ".join(stages))
+        if stage not in stages:
+            line = loaded.document.locate(("spec", "stages"))[0]
+            raise QspecError(f"Deployment {name!r} has no stage {stage!r}", where=f"{loaded.file}:{line}",
+                             hint=_closest(stage, stages) or "its stages: " + ", ".join(stages))
+        return loaded, stage
+
+
+def _closest(word: str, names: list[str]) -> str | None:
+    close = difflib.get_close_matches(word, names, n=1)
+    return f"did you mean {close[0]!r}?" if close else None
 
 
 def load_specs(paths: Sequence[str | Path] | None = None, *, root: Path | None = None) -> SpecSet:

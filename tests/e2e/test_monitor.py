@@ -219,7 +219,7 @@ def test_bad_inputs_are_clear_errors_and_log_nothing(trained, run_cli, tmp_path:
         **_bad_files(tmp_path),
         "missing-file": (["--data", str(tmp_path / "nope.csv")], "does not exist"),
         "no-data": ([], "needs new labelled data"),
-        "unknown-stage": (["--data", good, "--stage", "canary"], "specs/iris.yaml:21 spec.stages: deployment"),
+        "unknown-stage": (["--data", good, "--stage", "canary"], "specs/iris.yaml:26: Deployment 'iris-small' has no stage 'canary'"),
         "no-credentials": (["--data", good, "--target", "ibm:ibm_torino"], "no IBM Quantum account"),
         "unknown-target": (["--data", good, "--target", "fake:nowhere"], "unknown fake device"),
         "calibration-not-json": (["--data", good, "--calibration", str(tmp_path / "broken.json")], "as JSON"),
@@ -234,7 +234,7 @@ def test_bad_inputs_are_clear_errors_and_log_nothing(trained, run_cli, tmp_path:
         assert expected in result.err, (name, result.err)
         assert "Traceback" not in result.err and result.out == "", name
     unknown = run_cli("monitor", "iris-smal", "--data", good)
-    assert unknown.code == 1 and "no Deployment 'iris-smal'" in unknown.err
+    assert unknown.code == 1 and "no Deployment named 'iris-smal'" in unknown.err
     assert "did you mean 'iris-small'" in unknown.err
     # A stage git declares whose alias the registry does not have (not applied yet).
     client.delete_registered_model_alias("iris-small", "production")
