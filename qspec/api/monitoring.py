@@ -88,8 +88,9 @@ def monitor(deployment: str, *, stage: str | None = None, data: str | Path | Non
     record = training_record(tracking, deployed.run_id)
 
     other = monitored.target != trained.target or properties is not None
-    reference = _evaluate(deployed.model, task, trained, frame, labels, None)
-    current = _evaluate(deployed.model, task, monitored, frame, labels, properties) if other else None
+    ground = record.metrics.get("baseline.energy")  # a VQE run's exact ground energy: not solved again
+    reference = _evaluate(deployed.model, task, trained, frame, labels, None, ground)
+    current = _evaluate(deployed.model, task, monitored, frame, labels, properties, ground) if other else None
     training = _baselines(record, deployed.model)
     found = checks(spec.monitoring, training=training, reference=reference.metrics,
                    current=current.metrics if current is not None else None)
@@ -205,13 +206,13 @@ def read_labelled(path: str | Path, preprocessing: Any, label: str) -> tuple[pd.
 
 
 def _evaluate(model: Any, task: str, backend: BackendSpec, frame: pd.DataFrame | None, labels: Any,
-              properties: dict[str, Any] | None) -> Any:
+              properties: dict[str, Any] | None, ground: float | None) -> Any:
     from qspec.quantum.monitor import evaluate_classifier, evaluate_energy
 
     if task == "vqe":
         hamiltonian = model.experiment.spec.hamiltonian
         return evaluate_energy(model.circuit, model.parameters, dict(hamiltonian.terms), hamiltonian.constant,
-                               backend, properties=properties)
+                               backend, properties=properties, ground_energy=ground)
     return evaluate_classifier(model.circuit, model.parameters, model.preprocessing, frame, labels, backend,
                                properties=properties, loss=model.experiment.spec.training.loss or "cross_entropy")
 

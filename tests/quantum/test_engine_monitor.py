@@ -89,6 +89,10 @@ def test_energy_is_re_estimated_with_its_error(examples: dict[str, Experiment]) 
                             experiment.spec.backend)
     assert again.metrics["energy"] == pytest.approx(result.metrics["energy"], abs=1e-9)
     assert again.metrics["energy_error"] == pytest.approx(result.metrics["energy_error"], abs=1e-9)
+    # the training run's logged ground energy is used as it is, not solved again
+    logged = evaluate_energy(result.circuit, result.parameters, dict(hamiltonian.terms), hamiltonian.constant,
+                             experiment.spec.backend, ground_energy=result.extra["exact_ground_energy"] - 0.5)
+    assert logged.metrics["energy_error"] == pytest.approx(result.metrics["energy_error"] + 0.5, abs=1e-9)
     with pytest.raises(QspecError, match="--calibration applies to fake"):
         evaluate_energy(result.circuit, result.parameters, dict(hamiltonian.terms), hamiltonian.constant,
                         experiment.spec.backend, properties=device_properties("fake:manila"))

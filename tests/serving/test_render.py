@@ -122,7 +122,8 @@ def test_quantity_conversions() -> None:
 
 
 SERVED_DEPLOYMENT = edit(DEPLOYMENT, "staging: {track: HEAD}",
-                         "staging: {track: HEAD, serving: {shots: 256, replicas: {min: 1, max: 3}, resources: {cpu: 250m}}}")
+                         "staging: {track: HEAD, serving: {shots: 256, replicas: {min: 1, max: 3}, "
+                         "resources: {cpu: 250m}}}")
 
 
 @pytest.fixture
