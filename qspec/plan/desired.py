@@ -17,6 +17,7 @@ from typing import TypeVar
 from qspec.errors import QspecError
 from qspec.plan.reasons import Reason
 from qspec.plan.state import Blocker, Budget, Build, DesiredModel, DesiredState, Estimate, Stage
+from qspec.spec.checks import check_serving
 from qspec.spec.load import Loaded, SpecSet
 from qspec.spec.models import Deployment, Experiment
 
@@ -100,7 +101,13 @@ def desired_state(specs: SpecSet, *, resolve_ref: RefResolver | None = None, est
                         resolved.git_commit, priced(resolved.spec_hash, resolved.experiment, stage.ref),
                         checked(resolved.spec_hash, resolved.experiment, stage.ref))
                     builds[build.spec_hash] = build
-                    stages[alias] = Stage(alias, source, spec_hash=build.spec_hash, gates=gates, serving=serving)
+                    # The version a ref stage serves is the Experiment at that ref, which the spec checks
+                    # (reading no git) cannot see: its serving block is checked against it here.
+                    unservable = None if stage.serving is None else next(
+                        (f"ref {stage.ref}: serving.{'.'.join(str(p) for p in path)}: {message} ({hint})"
+                         for path, message, hint in check_serving(resolved.experiment, stage.serving)), None)
+                    stages[alias] = Stage(alias, source, spec_hash=build.spec_hash, gates=gates, serving=serving,
+                                          serving_error=unservable)
         models[name] = DesiredModel(
             name=name, experiment=model.spec.experiment, head_hash=head.spec_hash, builds=builds,
             requirements=dict(model.spec.requirements), stages=stages, spec_path=loaded_model.file,

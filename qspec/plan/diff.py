@@ -25,7 +25,8 @@ Experiment:
   JSON): a missing or different tag is an update-serving item (never a training); a stage that no
   longer declares serving has its tag removed. Not for a stage whose declaration cannot be resolved,
   nor for a model this plan would create only to record serving; an undeclared stage's tag is removed
-  with ``prune`` only, as its alias is.
+  with ``prune`` only, as its alias is. A ref stage whose version (the Experiment at the ref) cannot
+  run on its serving target is a blocked item instead, which leaves its alias to its own items.
 - Every Experiment git declares needs one finished run of its hash, whether or not a Model
   registers it: train (or blocked, as a build is). A hash a model's plan trains is trained once.
 - A managed run left RUNNING whose spec this plan does not train (a FINISHED run of it exists, or
@@ -218,7 +219,11 @@ def _diff_model(model: DesiredModel, registered: RegisteredModelInfo | None, act
         pointed = any(i.alias == alias and i.action in (Action.MOVE_ALIAS, Action.SET_ALIAS) for i in out)
         if pointed:
             moving.add(alias)
-        if stage.error is None and (not missing or pointed):
+        if stage.error is None and stage.serving_error is not None:
+            out.append(PlanItem(Action.BLOCKED, f"{name}@{alias}", model=name, alias=alias,
+                                code=Reason.SERVING_UNSERVABLE,
+                                reason=f"cannot serve as declared: {stage.serving_error}"))
+        elif stage.error is None and (not missing or pointed):
             out.extend(_plan_serving(name, alias, stage.serving, servings.get(alias)))
     for alias, version in sorted(registered.aliases.items()):
         if alias not in model.stages:

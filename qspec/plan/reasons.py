@@ -48,6 +48,7 @@ class Reason(StrEnum):
     SERVING_DECLARED = "serving-declared"  # git declares serving for a stage that has no record of it
     SERVING_CHANGED = "serving-changed"  # the record differs from git's serving block (git or a hand changed it)
     SERVING_REMOVED = "serving-removed"  # git no longer declares serving for the stage: remove the record
+    SERVING_UNSERVABLE = "serving-unservable"  # the stage's version cannot run on its serving target (a ref stage)
     # --- drift: the registry changed without git ---------------------------------------------------
     ALIAS_MOVED_BY_HAND = "alias-moved-by-hand"
     ALIAS_DELETED_BY_HAND = "alias-deleted-by-hand"

@@ -169,6 +169,7 @@ class Stage:
     error: str | None = None  # why the stage cannot be resolved (a ref that does not resolve)
     error_code: Reason = Reason.REF_UNRESOLVED  # which kind of error ``error`` is, when there is one
     serving: str | None = None  # how it is served: ``ServingSpec.canonical()``; None: not declared
+    serving_error: str | None = None  # why the version the stage serves cannot be served so (a ref stage)
 
 
 @dataclass(frozen=True)

@@ -253,7 +253,8 @@ def check_references(specs: SpecSet) -> list[Problem]:
         if target is not None and target.resource.spec.experiment in specs.experiments:
             consumed = specs.experiments[target.resource.spec.experiment].resource
             for stage, declared in spec.stages.items():
-                if declared.serving is not None:
+                # a ref stage serves the Experiment at its ref: the plan checks it there (plan.desired)
+                if declared.serving is not None and declared.ref is None:
                     for path, message, hint in check_serving(consumed, declared.serving):
                         at(deployment, ("spec", "stages", stage, "serving", *path), message, hint)
         for metric, rule in spec.monitoring.items():

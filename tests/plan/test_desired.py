@@ -112,3 +112,23 @@ def test_two_deployments_claiming_one_alias_block_it(tmp_path: Path, monkeypatch
     assert "declared by Deployments 'iris-classifier' and 'iris-extra'" in (model.stages["staging"].error or "")
     assert model.stages["staging"].error_code is Reason.STAGE_DECLARED_TWICE
     assert model.stages["canary"].error is None
+
+
+def test_a_ref_stage_serving_block_is_checked_against_the_experiment_at_the_ref(tmp_path: Path) -> None:
+    # HEAD's circuit (4 qubits) fits fake:manila (5); the one at v1.0 (6 qubits) does not. The spec
+    # checks read no git, so the plan checks it, and only that stage's serving is blocked.
+    serving = "serving: {target: 'fake:manila', shots: 1024}"
+    specs = load_specs([with_production(tmp_path, f"{{ref: v1.0, {serving}}}")], root=tmp_path)
+    head = specs.experiments["iris-vqc"].resource
+    wider = head.model_copy(update={"spec": head.spec.model_copy(
+        update={"circuit": head.spec.circuit.model_copy(update={"qubits": 6})})})
+
+    def resolver(experiment: Experiment) -> Any:
+        return lambda ref, model, name: ResolvedSpec("f" * 64, experiment, "specs/iris.yaml", "deadbeef")
+
+    stage = desired_state(specs, resolve_ref=resolver(wider)).models["iris-classifier"].stages["production"]
+    assert stage.error is None and stage.spec_hash == "f" * 64
+    assert stage.serving_error is not None and stage.serving_error.startswith("ref v1.0: serving.target:")
+    assert "needs 6 qubits, fake:manila has 5" in stage.serving_error
+    fits = desired_state(specs, resolve_ref=resolver(head)).models["iris-classifier"].stages["production"]
+    assert fits.serving_error is None and fits.serving is not None

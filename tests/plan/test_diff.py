@@ -299,6 +299,11 @@ CASES = [
          actual(registered(versions=[version(1, "r1")], aliases={"staging": 1}, servings={"staging": '{"shots":1024}'}),
                 runs=[run("r1")]),
          [(A.UPDATE_SERVING, "m@staging", R.SERVING_REMOVED)], reasons={0: "declares no serving block"}),
+    Case("a ref stage whose version cannot run on its serving target blocks the serving item only",
+         desired(model(stages=[Stage("staging", "ref v1", spec_hash=H1, serving='{"target":"fake:manila"}',
+                                     serving_error="ref v1: serving.target: the model's circuit needs 6 qubits")])),
+         actual(registered(versions=[version(1, "r1")], aliases={"staging": 1}), runs=[run("r1")]),
+         [(A.BLOCKED, "m@staging", R.SERVING_UNSERVABLE)], reasons={0: "cannot serve as declared: ref v1"}),
 ]
 
 

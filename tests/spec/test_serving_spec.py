@@ -55,7 +55,12 @@ BAD = {
     "too many shots": ("{shots: 10000000}", "shots", "less than or equal to 1000000", "1 to 1,000,000"),
     "zero shots": ("{shots: 0}", "shots", "greater than or equal to 1", "null for exact"),
     "unknown key": ("{replica: {min: 1}}", "replica", "unknown key", "replicas"),
-    # Cross-resource: the target against the model's circuit (4 qubits).
+}
+
+# Cross-resource: the target against the model's circuit (4 qubits), on a stage that tracks HEAD. A
+# ref stage serves the Experiment at its ref, which validation (reading no git) cannot see: the plan
+# checks it there (tests/plan/test_desired.py).
+ACROSS = {
     "device too small for the model": ("{target: 'fake:armonk'}", "target",
                                        "the model's circuit (iris-vqc) needs 4 qubits, fake:armonk has 1",
                                        "larger device"),
@@ -83,3 +88,18 @@ def test_defaults_and_canonical_form() -> None:
     assert json.loads(spec.canonical()) == {"target": "aer", "shots": None, "replicas": {"min": 1, "max": 1},
                                             "resources": {"cpu": "0.5", "memory": "512Mi"}}
     assert ServingSpec(target="fake:fake_manila").target == "fake:manila"
+
+
+@pytest.mark.parametrize("case", list(ACROSS), ids=list(ACROSS))
+def test_a_head_stage_is_served_by_the_circuit_at_head(run_cli, tmp_path: Path, case: str) -> None:
+    block, path, message, hint = ACROSS[case]
+    tracked = edit(serving(block), "      ref: v1.0\n", "      track: HEAD\n")
+    code, problems = validate(run_cli, tmp_path, tracked)
+    assert code == 1
+    full = f"spec.stages.production.serving.{path}"
+    found = [p for p in problems if p["path"] == full and message in str(p["message"])]
+    assert found, problems
+    assert hint in str(found[0]["hint"]), found[0]
+    # the same block on the ref stage is left to the plan, which reads the Experiment at the ref
+    code, problems = validate(run_cli, tmp_path, serving(block))
+    assert code == 0, problems
