@@ -508,11 +508,19 @@ def report_grad(sizes: list[int], peers: list[str], quick: bool) -> None:
             if peer != "qspec" and "seconds" in base:
                 loss, grad = reference_loss(qubits, r["timed_samples"])
                 diff = max(abs(r["loss"] - loss), float(np.max(np.abs(np.array(r["grad"]) - grad))))
+                if not diff <= TOLERANCE:
+                    MISMATCHES.append(f"grad {qubits} qubits: {peer} differs from qspec by {diff:.1e}")
                 text += (f", {r['seconds'] / base['seconds']:.2f}x ({r['cpu_seconds'] / base['cpu_seconds']:.2f}x), "
                          f"diff {diff:.0e}")
             text += f", peak {_size(r.get('peak_bytes'))}"
             cells.append(text)
         print("| " + " | ".join(cells) + " |", flush=True)
+
+
+#: Values a peer must agree with qspec to (loss and gradient entries, final VQE energies); a run
+#: with a peer beyond it exits 1 after its tables, naming the case.
+TOLERANCE = 1e-10
+MISMATCHES: list[str] = []
 
 
 def report_iris(peers: list[str], quick: bool) -> None:
@@ -556,6 +564,8 @@ def report_vqe(peers: list[str], quick: bool) -> None:
             continue
         if peer == "qspec":
             base = r
+        if base and not abs(r["energy"] - base["energy"]) <= 1e-8:  # after a whole optimizer run
+            MISMATCHES.append(f"vqe: {peer} ends at {r['energy']:.10f}, qspec at {base['energy']:.10f}")
         one = f"{r['one_seconds'] / base['one_seconds']:.1f}x" if base else "-"
         full = f"{r['train_seconds'] / base['train_seconds']:.1f}x" if base else "-"
         print(f"| {peer} | {_time(r['one_seconds'])} | {one} | {_time(r['train_seconds'])} | {full} | "
@@ -591,6 +601,9 @@ def main() -> None:
         report_iris(peers, args.quick)
     if "vqe" in workloads:
         report_vqe(peers, args.quick)
+    if MISMATCHES:
+        print("\nvalues that do not agree with qspec's:\n" + "\n".join(f"- {m}" for m in MISMATCHES))
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":
