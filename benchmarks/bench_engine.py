@@ -523,6 +523,16 @@ TOLERANCE = 1e-10
 MISMATCHES: list[str] = []
 
 
+def _peer_case(peer: str, case: str, quick: bool, *, columns: int) -> dict[str, Any] | None:
+    """One peer's result of ``case`` in its own process, or None after printing its "n/a" table row
+    (``columns`` cells) when the peer is not installed or the case failed."""
+    r = spawn(case, quick) if available(peer) else {"error": "not installed"}
+    if "error" in r:
+        print(f"| {peer} | n/a ({r['error']}) |" + " |" * (columns - 2))
+        return None
+    return r
+
+
 def report_iris(peers: list[str], quick: bool) -> None:
     print("\n## Full iris training (iris-vqc: zz reps 1 + real_amplitudes reps 2, Adam lr 0.1, 60 steps)\n")
     print("The optimizer loop: qspec's adam plug-in over each peer's loss and gradient, from the same start.\n")
@@ -530,12 +540,8 @@ def report_iris(peers: list[str], quick: bool) -> None:
     print("| --- | --- | --- | --- | --- | --- |")
     base: dict[str, Any] = {}
     for peer in peers:
-        if not available(peer):
-            print(f"| {peer} | n/a (not installed) | | | | |")
-            continue
-        r = spawn(f"iris:{peer}", quick)
-        if "error" in r:
-            print(f"| {peer} | n/a ({r['error']}) | | | | |")
+        r = _peer_case(peer, f"iris:{peer}", quick, columns=6)
+        if r is None:
             continue
         if peer == "qspec":
             base = r
@@ -555,12 +561,8 @@ def report_vqe(peers: list[str], quick: bool) -> None:
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     base: dict[str, Any] = {}
     for peer in [p for p in peers if p in ("qspec", "lightning", "default")]:
-        if not available(peer):
-            print(f"| {peer} | n/a (not installed) | | | | | | |")
-            continue
-        r = spawn(f"vqe:{peer}:{maxiter}", quick)
-        if "error" in r:
-            print(f"| {peer} | n/a ({r['error']}) | | | | | | |")
+        r = _peer_case(peer, f"vqe:{peer}:{maxiter}", quick, columns=8)
+        if r is None:
             continue
         if peer == "qspec":
             base = r

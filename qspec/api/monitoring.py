@@ -54,7 +54,7 @@ def monitor(deployment: str, *, stage: str | None = None, data: str | Path | Non
     from qspec import tags as tag
     from qspec.api.wiring import connect_registry
     from qspec.plugins.targets import check_credentials
-    from qspec.quantum.monitor import monitor_backend
+    from qspec.quantum.monitor import check_calibration_target, monitor_backend
     from qspec.tracking.monitoring import load_version, log_monitoring_run, training_record
 
     workspace = Workspace.open(specs, rev=rev, root=root)
@@ -69,9 +69,8 @@ def monitor(deployment: str, *, stage: str | None = None, data: str | Path | Non
     trained = experiment.spec.backend
     monitored = monitor_backend(trained, target)
     check_credentials(monitored)  # no IBM account: a clear error before anything runs
-    if properties is not None and monitored.kind != "fake":
-        raise QspecError(f"--calibration applies to fake:<device> targets, not {monitored.target}",
-                         hint="monitor with --target fake:<device> --calibration FILE")
+    if properties is not None:
+        check_calibration_target(monitored)
     if task == "vqe":
         if data is not None:
             raise QspecError("a VQE deployment is monitored without data: its energy is re-estimated on the target",
@@ -237,7 +236,7 @@ def _probabilities(model: Any, expectations: list[float]) -> list[float]:
         return []
     import numpy as np
 
-    from qspec.quantum.predict import readout_of
+    from qspec.quantum.predict import split_parameters
 
-    readout, stored = readout_of(model.circuit, model.parameters)
+    readout, stored, _ = split_parameters(model.circuit, model.parameters)
     return [float(p) for p in readout.probability(np.asarray(expectations, dtype=float), stored)]

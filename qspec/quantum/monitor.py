@@ -53,14 +53,19 @@ def monitor_backend(trained: BackendSpec, target: str | None) -> BackendSpec:
                          hint="give aer, fake:<device> (e.g. fake:manila) or ibm:<device>") from None
 
 
+def check_calibration_target(backend: BackendSpec) -> None:
+    """A calibration snapshot replaces a fake device's: any other target is a ``QspecError``."""
+    if backend.kind != "fake":
+        raise QspecError(f"--calibration applies to fake:<device> targets, not {backend.target}",
+                         hint="monitor with --target fake:<device> --calibration FILE")
+
+
 def _open(backend: BackendSpec, qubits: int, properties: dict[str, Any] | None) -> Any:
     from qspec.quantum.backends import device_noise_backend, open_backend
 
     if properties is None:
         return open_backend(backend, qubits)
-    if backend.kind != "fake":
-        raise QspecError(f"--calibration applies to fake:<device> targets, not {backend.target}",
-                         hint="monitor with --target fake:<device> --calibration FILE")
+    check_calibration_target(backend)
     return device_noise_backend(backend, qubits, backend.target.removeprefix("fake:"),
                                 provider=backend.plugin.provider, properties=properties)
 
@@ -91,20 +96,21 @@ def evaluate_classifier(circuit: Any, parameters: Any, preprocessing: Preprocess
     through the model's own readout, as training computes it, without the L2 term), and
     latency/shots/cost per prediction of raw rows labelled 0/1. ``parameters`` are the model's: the
     circuit weights, then the logistic output's scale and bias when it has one."""
-    from qspec.quantum.predict import load_circuit, model_circuits, readout_of, weight_values
+    from qspec.monitor.verdict import mean_confidence
+    from qspec.quantum.predict import load_circuit, model_circuits, split_parameters, weight_values
     from qspec.quantum.readout import LossHead, Readout
 
     logical = load_circuit(circuit)
     circuits = model_circuits(logical)
-    link, output = readout_of(logical, parameters)
+    link, output, weights = split_parameters(logical, parameters)
     readout = Readout(link.link, (), tuple(zip(("scale", "bias")[:len(output)], output, strict=True)))  # no L2 term
-    theta = weight_values(circuits, np.asarray(parameters, dtype=float).ravel()[:len(circuits.weights)])
+    theta = weight_values(circuits, weights)
     inputs = np.asarray(preprocessing.apply(raw), dtype=float)
     opened = _open(backend, circuits.num_qubits, properties)
     values, seconds, shots = _run(opened, circuits, inputs, theta)
     value, _, _, head = LossHead(np.asarray(labels), readout, loss)(values, np.zeros(0))
     p1 = readout.probability(values, readout.stored(()))
-    metrics = {"accuracy": head["train_accuracy"], "mean_confidence": float(np.mean(np.maximum(p1, 1 - p1))),
+    metrics = {"accuracy": head["train_accuracy"], "mean_confidence": mean_confidence([float(p) for p in p1]) or 0.0,
                "loss": value, **_costs(opened, len(values), seconds, shots)}
     return Evaluation(metrics, opened.info, len(values), seconds)
 

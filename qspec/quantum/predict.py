@@ -74,7 +74,7 @@ def classify(circuit_or_qpy: Any, parameters: Sequence[float] | Mapping[str, flo
         raise QspecError(f"input row {row + 1}, column {column!r} is not a finite number",
                          hint="fill or drop rows with empty, NaN or infinite feature values")
     circuit = load_circuit(circuit_or_qpy)
-    readout, output, theta = _split(circuit, parameters)
+    readout, output, theta = split_parameters(circuit, parameters)
     expectation = _expectations(circuit, theta, inputs, None, shots=shots, seed=seed, target=target)
     p1 = readout.probability(expectation, output)
     probabilities = np.stack([1.0 - p1, p1], axis=1)
@@ -82,17 +82,11 @@ def classify(circuit_or_qpy: Any, parameters: Sequence[float] | Mapping[str, flo
     return labels, probabilities, expectation
 
 
-def readout_of(circuit_or_qpy: Any, parameters: Sequence[float] | Mapping[str, float] | np.ndarray,
-               ) -> tuple[Readout, list[float]]:
-    """A classifier model's readout and the (scale, bias) it stores (none for the linear link), told
-    apart by the parameter count: the circuit's weights, then ``output.scale`` and ``output.bias``."""
-    readout, output, _ = _split(load_circuit(circuit_or_qpy), parameters)
-    return readout, output
-
-
-def _split(circuit: Any, parameters: Sequence[float] | Mapping[str, float] | np.ndarray,
-           ) -> tuple[Readout, list[float], Any]:
-    """The readout, its stored output parameters and the circuit's weights (array, or the mapping)."""
+def split_parameters(circuit: Any, parameters: Sequence[float] | Mapping[str, float] | np.ndarray,
+                     ) -> tuple[Readout, list[float], Any]:
+    """A classifier model's readout, the (scale, bias) it stores (none for the linear link) and the
+    circuit's weights (an array, or the mapping as given), told apart by the parameter count: the
+    circuit's weights, then ``output.scale`` and ``output.bias``."""
     from qspec.quantum.circuits import WEIGHT_PREFIX
     from qspec.quantum.readout import OUTPUT_NAMES, Readout
 

@@ -199,12 +199,6 @@ def check_references(specs: SpecSet) -> list[Problem]:
         document = loaded.document  # type: ignore[attr-defined]
         out.append(Problem(document.file, document.locate(path)[0], format_path(path), message, hint))
 
-    def suggest(word: str, names: list[str], kind: str) -> str:
-        close = difflib.get_close_matches(word, names, n=1) if len(word) <= 100 else []
-        if close:
-            return f"did you mean {close[0]!r}?"
-        return f"declared {kind}s: {', '.join(sorted(names))}" if names else f"no valid {kind} is declared"
-
     for model in specs.models.values():
         name = model.resource.spec.experiment
         experiment = specs.experiments.get(name)
@@ -271,6 +265,19 @@ def check_references(specs: SpecSet) -> list[Problem]:
                     at(deployment, (*key, kind), f"{kind} does not fit {metric}",
                        f"{metric} takes " + " or ".join(fits) + _RULE_HINTS[fits[0]])
     return out
+
+
+def closest(word: str, names: list[str]) -> str | None:
+    """``did you mean 'x'?`` for the declared name closest to ``word``, if one is close (a word over
+    100 characters is no name, and difflib is quadratic)."""
+    close = difflib.get_close_matches(word, names, n=1) if len(word) <= 100 else []
+    return f"did you mean {close[0]!r}?" if close else None
+
+
+def suggest(word: str, names: list[str], kind: str) -> str:
+    """The hint for a reference to an undeclared ``kind``: the closest name, else the declared ones."""
+    return closest(word, names) or (
+        f"declared {kind}s: {', '.join(sorted(names))}" if names else f"no valid {kind} is declared")
 
 
 def check_serving(experiment: Experiment, serving: ServingSpec) -> list[Finding]:

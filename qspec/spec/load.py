@@ -9,7 +9,6 @@ content hash.
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import re
 import types
@@ -95,9 +94,8 @@ class SpecSet:
         unknown name or stage is a ``QspecError`` with the closest match or the choices."""
         loaded = self.deployments.get(name)
         if loaded is None:
-            names = sorted(self.deployments)
-            raise QspecError(f"no Deployment named {name!r}", hint=_closest(name, names) or (
-                "declared Deployments: " + ", ".join(names) if names else "no Deployment is declared"))
+            raise QspecError(f"no Deployment named {name!r}", hint=checks.suggest(name, list(self.deployments),
+                                                                                  "Deployment"))
         stages = list(loaded.resource.spec.stages)
         if stage is None:
             if DEFAULT_STAGE in stages:
@@ -109,13 +107,8 @@ class SpecSet:
         if stage not in stages:
             line = loaded.document.locate(("spec", "stages"))[0]
             raise QspecError(f"Deployment {name!r} has no stage {stage!r}", where=f"{loaded.file}:{line}",
-                             hint=_closest(stage, stages) or "its stages: " + ", ".join(stages))
+                             hint=checks.closest(stage, stages) or "its stages: " + ", ".join(stages))
         return loaded, stage
-
-
-def _closest(word: str, names: list[str]) -> str | None:
-    close = difflib.get_close_matches(word, names, n=1)
-    return f"did you mean {close[0]!r}?" if close else None
 
 
 def load_specs(paths: Sequence[str | Path] | None = None, *, root: Path | None = None) -> SpecSet:
@@ -212,7 +205,7 @@ def validate_document(document: Document, problems: list[Problem]) -> Resource |
         line = document.locate(("kind",))[0]
         what = ("has no kind" if kind is None else f"unknown kind {shown(kind)}" if isinstance(kind, str)
                 else f"kind is a {_type_name(kind)}, not a string")
-        close = _suggest(kind, KINDS) if isinstance(kind, str) else None
+        close = checks.closest(kind, list(KINDS)) if isinstance(kind, str) else None
         problems.append(Problem(file, line, "kind", what, close or "one of: " + ", ".join(KINDS)))
         return None
     cls = RESOURCE_TYPES[kind]
@@ -300,7 +293,7 @@ def _hint(error: Any, cls: type[BaseModel], loc: tuple[str | int, ...]) -> str |
         return str(hint) if hint else None
     if kind == "extra_forbidden":
         allowed = _keys_at(cls, loc[:-1])
-        return _suggest(str(loc[-1]), allowed) or (
+        return checks.closest(str(loc[-1]), list(allowed)) or (
             "allowed keys here: " + ", ".join(sorted(allowed)) if allowed else None
         )
     if kind == "missing":
@@ -311,7 +304,7 @@ def _hint(error: Any, cls: type[BaseModel], loc: tuple[str | int, ...]) -> str |
         given = error.get("input")
         if kind == "union_tag_invalid":
             given = ctx.get("tag")
-        return _suggest(str(given), choices) or ("one of: " + ", ".join(choices) if choices else None)
+        return checks.closest(str(given), list(choices)) or ("one of: " + ", ".join(choices) if choices else None)
     if kind in ("int_type", "float_type", "bool_type") and isinstance(error.get("input"), str):
         if kind == "float_type" and re.fullmatch(r"[-+]?[0-9.]+[eE][-+]?[0-9]+", error["input"].strip()):
             return "YAML reads an exponent as a number only with a dot and a sign, e.g. 1.0e+3 (and without quotes)"
@@ -359,13 +352,6 @@ _TYPE_HINTS = {
     "list_type": "write a list here: [a, b], or one '- item' per line",
     "none_required": "remove the value",
 }
-
-
-def _suggest(word: str, choices: Sequence[str] | set[str] | frozenset[str]) -> str | None:
-    if len(word) > 100:
-        return None  # no name is that long, and difflib is quadratic
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"did you mean {close[0]!r}?" if close else None
 
 
 def _keys_at(cls: type[BaseModel], loc: tuple[str | int, ...]) -> set[str]:

@@ -11,7 +11,7 @@ from qspec.quantum import train
 from qspec.quantum.backends import calibration, fake_backend, with_properties
 from qspec.quantum.data import load_dataset, split_dataset
 from qspec.quantum.monitor import device_properties, evaluate_classifier, evaluate_energy, monitor_backend
-from qspec.quantum.predict import readout_of
+from qspec.quantum.predict import split_parameters
 from qspec.spec.models import BackendSpec, Experiment
 
 
@@ -64,7 +64,7 @@ def test_the_evaluation_agrees_with_training_and_a_noisier_device_lowers_the_con
     exact = evaluate_classifier(result.circuit, result.parameters, result.preprocessing, split.raw_test,
                                 split.y_test, experiment.spec.backend)
     assert exact.metrics["accuracy"] == result.metrics["test_accuracy"]
-    readout, stored = readout_of(result.circuit, result.parameters)
+    readout, stored, _ = split_parameters(result.circuit, result.parameters)
     p1 = readout.probability(np.asarray(result.test_outputs), stored)
     assert exact.metrics["mean_confidence"] == pytest.approx(float(np.mean(np.maximum(p1, 1 - p1))), abs=1e-9)
     assert exact.rows == len(split.y_test) and exact.metrics["cost_usd"] == 0.0 and exact.metrics["shots"] == 0.0
